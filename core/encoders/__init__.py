@@ -68,9 +68,13 @@ class MusicEncoder(Protocol):
     name: str
     dim: int
     sample_rate: int
+    window_s: float
 
     def encode(self, audio: np.ndarray) -> MusicFeatures:
-        """audio: [N] float32 mono at ``sample_rate`` Hz, in [-1, 1]."""
+        """audio: [N] float32 mono at ``sample_rate`` Hz, in [-1, 1] (the whole track)."""
+
+    def encode_windows(self, windows: list[np.ndarray]) -> MusicFeatures:
+        """One segment per window (each [n] float32 at ``sample_rate``, about ``window_s`` long)."""
 
 
 @dataclass
@@ -107,6 +111,10 @@ def load_encoders(settings: Settings, *, parts: tuple[str, ...] = ("frames", "te
     from core.weights import require
 
     require(settings)
+    if settings.torch_threads:
+        import torch
+
+        torch.set_num_threads(settings.torch_threads)
     device = resolve_device(settings)
     if settings.profile == "offline":
         from core.encoders import offline

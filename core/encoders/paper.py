@@ -149,10 +149,12 @@ class ASTMusic:
         extractor = ASTFeatureExtractor(max_length=1024, num_mel_bins=128, sampling_rate=16000)
         return cls(ASTForAudioClassification(config), extractor, "ast-tiny", device)
 
-    @torch.inference_mode()
     def encode(self, audio: np.ndarray) -> MusicFeatures:
         audio = np.asarray(audio, dtype=np.float32)[: int(self.max_seconds * self.sample_rate)]
-        windows = [audio[s:e] for s, e in segment_windows(len(audio), self.sample_rate, self.window_s)]
+        return self.encode_windows([audio[s:e] for s, e in segment_windows(len(audio), self.sample_rate, self.window_s)])
+
+    @torch.inference_mode()
+    def encode_windows(self, windows: list[np.ndarray]) -> MusicFeatures:
         inputs = self.extractor(windows, sampling_rate=self.sample_rate, return_tensors="pt")
         x = inputs["input_values"].to(self.device)
         pooled = self.model.audio_spectrogram_transformer(x).pooler_output  # [S, hidden]

@@ -1,0 +1,77 @@
+"""`musechat train retriever` and `musechat eval retrieval`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+from core.config import get_settings
+
+
+def train_retriever(
+    out: Path = typer.Option(..., "--out", help="Folder for the trained checkpoint."),
+    config: Path = typer.Option(None, "--config", exists=True, dir_okay=False,
+                                help="JSON file of TrainConfig fields (epochs, batch_size, lr, fusion, ...)."),
+    epochs: int = typer.Option(None, help="Override the number of epochs."),
+    conversations: Path = typer.Option(None, help="Folder with train/val/test.jsonl "
+                                                  "(default DATA_DIR/datasets/conversations)."),
+    resume: bool = typer.Option(False, help="Continue from OUT/last.pt if present."),
+    ablations: bool = typer.Option(False, help="Also train the ablations (no text, no previous, concat "
+                                               "fusion) into OUT/ablations/ and print their metrics."),
+) -> None:
+    """Train the retriever on synthesised conversations; writes a checkpoint with a manifest."""
+    from core.retriever.train import TrainConfig, ablation_configs, prepare, train
+
+    settings = get_settings()
+    cfg = TrainConfig.from_file(config, epochs=epochs, conversations=str(conversations) if conversations else None)
+    say = lambda m: typer.echo(m, err=True)  # noqa: E731
+    conv_dir = Path(cfg.conversations) if cfg.conversations else settings.data_dir / "datasets" / "conversations"
+    prep = prepare(settings, conv_dir, say)
+    manifest = train(settings, cfg, out, prep=prep, resume=resume, say=say)
+    results = {"full": manifest["metrics"]}
+    if ablations:
+        for name, acfg in ablation_configs(cfg).items():
+            if name == "full":
+                continue
+            say(f"ablation: {name}")
+            results[name] = train(settings, acfg, out / "ablations" / name, prep=prep, say=say)["metrics"]
+    typer.echo(json.dumps(results, indent=2))
+
+
+def eval_retrieval(
+    pairs: Path = typer.Option(..., "--pairs", exists=True, dir_okay=False,
+                               help='JSONL: {"id", "video", "track"} [+ "previous", "prompt"]; '
+                                    "paths relative to the file's folder."),
+    catalog_dir: Path = typer.Option(None, "--catalog-dir", exists=True, file_okay=False,
+                                     help="Use every audio file under DIR as the candidate pool "
+                                          "(default: the configured catalog)."),
+    checkpoint: Path = typer.Option(None, "--checkpoint", exists=True, file_okay=False,
+                                    help="Retriever checkpoint (default: the configured/shipped one)."),
+    baseline: str = typer.Option(None, "--baseline",
+                                 help="Evaluate a baseline instead: random, popularity, video-only, text-only."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object (the stable contract)."),
+) -> None:
+    """Recall@K, median/mean rank and SR@10 of the true track for each pair, with a random baseline."""
+    from core.retriever.pairs_eval import BASELINES, evaluate_pairs
+
+    if baseline is not None and baseline not in BASELINES:
+        typer.echo(f"error: unknown baseline {baseline!r}; choose one of {', '.join(BASELINES)}", err=True)
+        raise typer.Exit(2)
+    result = evaluate_pairs(get_settings(), pairs, catalog_dir=catalog_dir, checkpoint=checkpoint,
+                            baseline=baseline, say=lambda m: print(m, file=sys.stderr))
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    typer.echo(f"pool {result['pool_size']} tracks, {result['n']} pairs")
+    for turn in ("turn1", "turn2"):
+        if turn in result:
+            typer.echo(f"{turn}: " + "  ".join(f"{k} {v}" for k, v in result[turn].items()))
+    typer.echo(f"SR@10 {result['SR@10']}   random: " + "  ".join(f"{k} {v}" for k, v in result["random"].items()))
+
+
+def register(train_app: typer.Typer, eval_app: typer.Typer) -> None:
+    train_app.command("retriever")(train_retriever)
+    eval_app.command("retrieval")(eval_retrieval)
