@@ -14,6 +14,7 @@ from importlib.metadata import entry_points
 import typer
 
 from core.cli import db_cmds, doctor_cmds
+from core.cli.chat_cmds import chat
 from core.errors import ConfigError, MuseChatError, UserError
 
 app = typer.Typer(
@@ -26,6 +27,7 @@ app = typer.Typer(
 app.add_typer(db_cmds.app, name="db")
 app.command("doctor")(doctor_cmds.doctor)
 app.command("config")(doctor_cmds.show_config)
+app.command("chat")(chat)
 
 
 def _load_plugins() -> None:
