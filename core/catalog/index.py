@@ -15,6 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import faiss
+
+# Building a graph uses every core; searching one query at a time does not: OpenMP
+# fan-out costs more than it saves there, and spins badly when the machine is busy.
+_BUILD_THREADS = faiss.omp_get_max_threads()
+faiss.omp_set_num_threads(1)
 import numpy as np
 
 from core.engine import ScoredTrack, TrackFilter
@@ -66,7 +71,11 @@ class VectorIndex:
         else:
             self.index = faiss.IndexHNSWFlat(self.dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
             self.index.hnsw.efConstruction = ef_construction
-            self.index.add(self.vectors)
+            faiss.omp_set_num_threads(_BUILD_THREADS)
+            try:
+                self.index.add(self.vectors)
+            finally:
+                faiss.omp_set_num_threads(1)
         self.kind = "hnsw" if isinstance(self.index, faiss.IndexHNSW) else "exact"
 
     def __len__(self) -> int:
