@@ -117,8 +117,9 @@ class Engine:
     process runs one job at a time (Celery ``--pool=solo`` or prefork).
     """
 
-    def __init__(self, settings):
+    def __init__(self, settings, database_url: str | None = None):
         self.settings = settings
+        self.database_url = database_url  # the catalog's database (default: the configured one)
         self._encoders = None
         self._retriever = None
         self._index = None
@@ -149,7 +150,7 @@ class Engine:
         from core.db.models import Track
         from core.db.session import session_scope
 
-        with session_scope() as s:
+        with session_scope(self.database_url) as s:
             return tuple(s.execute(select(func.count(Track.id), func.max(Track.id), func.max(Track.added_at))).one())
 
     @property
@@ -158,7 +159,8 @@ class Engine:
         if self._index is None or state != self._index_state:
             from core.retriever.index import load_index
 
-            self._index, _ = load_index(self.settings, self.retriever, self.encoders.text, self.encoders.music.name)
+            self._index, _ = load_index(self.settings, self.retriever, self.encoders.text, self.encoders.music.name,
+                                        self.database_url)
             self._index_state = state
         return self._index
 
@@ -225,7 +227,7 @@ class Engine:
         from core.db.session import session_scope
         from core.retriever.features import build_track_table
 
-        with session_scope() as s:
+        with session_scope(self.database_url) as s:
             track = s.get(Track, track_id)
             if track is None:
                 return None

@@ -33,12 +33,12 @@ def _folder(settings: Settings, retriever: LoadedRetriever):
     return settings.catalog_dir / "index" / retriever.checkpoint_id
 
 
-def build_index(settings: Settings, retriever: LoadedRetriever, text_encoder, music_version: str
-                ) -> tuple[VectorIndex, TrackTable]:
+def build_index(settings: Settings, retriever: LoadedRetriever, text_encoder, music_version: str,
+                database_url: str | None = None) -> tuple[VectorIndex, TrackTable]:
     """Compute keys for every catalog track and save a fresh index."""
     from core.retriever.train import catalog_tracks
 
-    tracks = catalog_tracks(settings, music_version)
+    tracks = catalog_tracks(settings, music_version, database_url)
     table = build_track_table(tracks, retriever.vocab, FeatureStore(settings.catalog_dir), text_encoder)
     model = retriever.model
     device = next(model.parameters()).device
@@ -56,18 +56,18 @@ def build_index(settings: Settings, retriever: LoadedRetriever, text_encoder, mu
     return index, table
 
 
-def load_index(settings: Settings, retriever: LoadedRetriever, text_encoder, music_version: str
-               ) -> tuple[VectorIndex, bool]:
+def load_index(settings: Settings, retriever: LoadedRetriever, text_encoder, music_version: str,
+               database_url: str | None = None) -> tuple[VectorIndex, bool]:
     """The saved index if it matches the catalog and checkpoint, else a rebuilt one; (index, rebuilt)."""
     from core.retriever.train import catalog_tracks
 
     folder = _folder(settings, retriever)
     if (folder / "manifest.json").exists():
         index, manifest = VectorIndex.load(folder)
-        if manifest.get("tracks") == _fingerprint(catalog_tracks(settings, music_version)):
+        if manifest.get("tracks") == _fingerprint(catalog_tracks(settings, music_version, database_url)):
             return index, False
         log.info("catalog changed since the index was built: re-indexing")
-    index, _ = build_index(settings, retriever, text_encoder, music_version)
+    index, _ = build_index(settings, retriever, text_encoder, music_version, database_url)
     return index, True
 
 

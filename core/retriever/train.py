@@ -70,9 +70,10 @@ class Prepared:
     data: dict = field(default_factory=dict)
 
 
-def catalog_tracks(settings: Settings, music_version: str) -> list[Track]:
+def catalog_tracks(settings: Settings, music_version: str, database_url: str | None = None) -> list[Track]:
+    """Catalog tracks embedded by ``music_version`` whose features are on disk, by id."""
     store = FeatureStore(settings.catalog_dir)
-    with session_scope() as s:
+    with session_scope(database_url) as s:
         tracks = s.scalars(select(Track).where(Track.embedding_version == music_version).order_by(Track.id)).all()
     return [t for t in tracks if store.path(t.content_hash).exists()]
 
