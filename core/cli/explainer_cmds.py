@@ -1,0 +1,163 @@
+"""`musechat train explainer` and `musechat eval explainer`."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import typer
+
+from core.config import Settings, get_settings
+from core.errors import MuseChatError
+
+DEFAULT_THREADS = 2  # this project's CPU machines have two cores
+
+
+def _threads(settings: Settings, threads: int | None) -> int:
+    import torch
+
+    n = threads or settings.torch_threads or DEFAULT_THREADS
+    torch.set_num_threads(n)
+    return n
+
+
+def _catalog(settings: Settings):
+    from core.explainer.data import load_catalog
+
+    tracks = load_catalog(settings)
+    if len(tracks) < 5:
+        raise MuseChatError(
+            f"the catalog at {settings.sqlalchemy_url.split('///')[-1]} has {len(tracks)} tracks with "
+            "music features; build it first (`musechat catalog ...`), then train or evaluate the explainer")
+    return tracks
+
+
+def _progress():
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
+                    console=Console(stderr=True), transient=False)
+
+
+def _evaluate(explainer, tracks, batch_size: int, limit: int | None, say) -> dict:
+    from core.explainer.data import heldout_examples, split_tracks
+    from core.explainer.evaluation import evaluate
+
+    _, test = split_tracks(tracks)
+    examples = heldout_examples(test)[:limit] if limit else heldout_examples(test)
+    titles = [t.facts.title for t in tracks]
+    with _progress() as bar:
+        task = bar.add_task("evaluating", total=len(examples), info="")
+        metrics = evaluate(explainer, examples, titles, batch_size=batch_size,
+                           on_batch=lambda n: bar.advance(task, n))
+    metrics["test_tracks"] = len(test)
+    return metrics
+
+
+def train_explainer(
+    out: Path = typer.Option(..., "--out", help="Folder for the trained adapter, projection and manifest."),
+    minutes: float = typer.Option(14.0, help="Training time budget (the CPU default fits in 20 minutes with the evaluation)."),
+    max_steps: int = typer.Option(None, help="Stop after this many optimiser steps."),
+    batch_size: int = typer.Option(8, help="Examples per step."),
+    per_track: int = typer.Option(8, help="Synthesised examples per training track."),
+    threads: int = typer.Option(None, help="Torch CPU threads (default MUSECHAT_TORCH_THREADS, else 2)."),
+    seed: int = typer.Option(0, help="Random seed for data and initialisation."),
+    evaluate: bool = typer.Option(True, help="Evaluate on held-out tracks and phrasings after training."),
+    eval_limit: int = typer.Option(None, help="Evaluate on at most this many examples."),
+) -> None:
+    """Train the explainer's LoRA adapter and music projection on references synthesised
+    from the catalog's facts; writes a small checkpoint with a manifest."""
+    import torch
+
+    from core.explainer.data import split_tracks, train_examples
+    from core.explainer.model import Explainer
+    from core.explainer.training import train
+
+    settings = get_settings()
+    say = lambda m: typer.echo(m, err=True)  # noqa: E731
+    n_threads = _threads(settings, threads)
+    tracks = _catalog(settings)
+    train_tracks, test_tracks = split_tracks(tracks)
+    examples = train_examples(train_tracks, per_track=per_track, seed=seed)
+    dim = int(tracks[0].embedding.shape[0])
+    say(f"{len(train_tracks)} training tracks ({len(examples)} examples), {len(test_tracks)} held out; "
+        f"music features: {dim}-d; {n_threads} threads")
+    torch.manual_seed(seed)
+    explainer = Explainer.new(settings, music_dim=dim)
+    started = time.monotonic()
+    with _progress() as bar:
+        total = max_steps or None
+        task = bar.add_task("training", total=total or 1000, info="")
+
+        def on_step(step: int, loss: float, frac: float) -> None:
+            bar.update(task, completed=step if total else int(frac * 1000), info=f"step {step} loss {loss:.3f}")
+
+        result = train(explainer, examples, minutes=minutes, max_steps=max_steps, batch_size=batch_size,
+                       seed=seed, on_step=on_step)
+    say(f"trained {result.steps} steps in {result.seconds / 60:.1f} min; "
+        f"loss {result.first_loss:.3f} -> {result.last_loss:.3f}")
+    manifest = {
+        "lora": {"r": explainer.lm.peft_config["default"].r,
+                 "alpha": explainer.lm.peft_config["default"].lora_alpha,
+                 "targets": sorted(explainer.lm.peft_config["default"].target_modules)},
+        "data": {"catalog": settings.sqlalchemy_url.split("///")[-1], "tracks": len(tracks),
+                 "train_tracks": len(train_tracks), "test_tracks": len(test_tracks),
+                 "train_examples": len(examples), "references": "synthesised from track facts "
+                 "(core.explainer.references, train templates only)",
+                 "video_labels": "sampled ImageNet scene labels"},
+        "training": {"steps": result.steps, "examples_seen": result.examples_seen,
+                     "minutes": round(result.seconds / 60, 2), "batch_size": batch_size,
+                     "threads": n_threads, "seed": seed, "device": str(explainer.device),
+                     "first_loss": round(result.first_loss, 4), "last_loss": round(result.last_loss, 4)},
+        "metrics": None,
+    }
+    explainer.save(out, manifest)
+    if evaluate:
+        explainer.lm = explainer.lm.merge_and_unload()  # faster generation; the adapter is saved
+        metrics = _evaluate(explainer, tracks, batch_size=16, limit=eval_limit, say=say)
+        manifest["metrics"] = {k: v for k, v in metrics.items() if k != "samples"}
+        full = json.loads((out / "manifest.json").read_text())
+        full["metrics"] = manifest["metrics"]
+        full["training"]["total_minutes"] = round((time.monotonic() - started) / 60, 2)
+        (out / "manifest.json").write_text(json.dumps(full, indent=2) + "\n")
+        say(json.dumps(manifest["metrics"]))
+    typer.echo(f"explainer checkpoint written to {out}")
+
+
+def eval_explainer(
+    checkpoint: Path = typer.Option(None, "--checkpoint", help="Checkpoint folder (default: "
+                                    "MUSECHAT_EXPLAINER_CHECKPOINT, else the shipped one)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    batch_size: int = typer.Option(16, help="Picks generated per batch."),
+    limit: int = typer.Option(None, help="Evaluate on at most this many examples."),
+    threads: int = typer.Option(None, help="Torch CPU threads (default MUSECHAT_TORCH_THREADS, else 2)."),
+) -> None:
+    """Explainer metrics on held-out tracks and phrasings: BERTScore (with and without the
+    music token), faithfulness before and after the guard, hallucinated titles, fallback rate."""
+    from core.explainer.model import Explainer
+
+    settings = get_settings()
+    say = lambda m: typer.echo(m, err=True)  # noqa: E731
+    _threads(settings, threads)
+    tracks = _catalog(settings)
+    explainer = Explainer.load(settings, checkpoint)
+    metrics = _evaluate(explainer, tracks, batch_size=batch_size, limit=limit, say=say)
+    samples = metrics.pop("samples")
+    if as_json:
+        typer.echo(json.dumps(metrics))
+        return
+    for key, value in metrics.items():
+        typer.echo(f"{key:28} {value}")
+    typer.echo("\nsamples:")
+    for s in samples:
+        flag = " (fallback: " + ", ".join(s["failed_checks"]) + ")" if s["fallback"] else ""
+        typer.echo(f"- {s['track']}: {s['shown']}{flag}")
+
+
+def register(train_app: typer.Typer, eval_app: typer.Typer) -> None:
+    """Attach the commands to the `musechat train` and `musechat eval` groups."""
+    train_app.command("explainer")(train_explainer)
+    eval_app.command("explainer")(eval_explainer)

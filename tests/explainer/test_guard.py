@@ -1,0 +1,119 @@
+"""The output guard: every check can trigger the factual fallback, and honest text passes."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from core.explainer.guard import OutputGuard, fallback_sentence
+from core.explainer.references import TEST_TEMPLATES, TRAIN_TEMPLATES, reference, sample_labels, synth_preference
+from tests.explainer.conftest import make_track, random_track
+
+TITLES = ["Elvish Theme", "Battle Music", "Knolls", "Heroes Rite", "Into the Deep"]
+LABELS = ["seashore", "grand piano"]
+GOOD = ("“Elvish Theme” by Doug Kaufman is a slow, gentle ambient piece with piano and no vocals, "
+        "which suits the calm seashore in your video.")
+
+
+@pytest.fixture
+def guard() -> OutputGuard:
+    return OutputGuard(TITLES)
+
+
+def test_honest_explanation_passes_untouched(guard):
+    out = guard.apply(GOOD, make_track(), LABELS)
+    assert not out.fallback and out.text == GOOD
+
+
+@pytest.mark.parametrize("text, check", [
+    ("Slow piano.", "too_short"),
+    ("“Elvish Theme” is slow ambient piano. " * 20, "too_long"),
+    ("“Elvish Theme” is slow piano, much like Battle Music from the same game.", "other_title"),
+    ("Knolls would be better here, but this slow piano piece also works.", "other_title"),
+    ("“Elvish Theme” is slow piano; hear it at https://example.org/elvish now.", "url"),
+    ("“Elvish Theme” is slow piano; find more at www.example.com today.", "url"),
+    ("“Elvish Theme” is slow piano, perfect for @everyone watching the seashore.", "mention"),
+    ("“Elvish Theme” is slow piano, ask <@123456789> about the seashore.", "mention"),
+    ("“Elvish Theme” is slow piano, see [the album](http://x.y) for the seashore.", "markdown_link"),
+    ("“Elvish Theme” is slow fucking piano music for the seashore in your video.", "profanity"),
+    ("“Elvish Theme” features a soaring female singer over slow ambient piano.", "contradiction"),
+    ("“Elvish Theme” is a fast, upbeat ambient piano piece for the seashore.", "contradiction"),
+    ("“Elvish Theme” is a heavy metal anthem that suits the seashore in your video.", "contradiction"),
+    ("“Elvish Theme” brings slow ambient saxophone lines to the seashore in your video.", "contradiction"),
+    ("“Elvish Theme” is slow ambient piano at 140 BPM for the seashore in your video.", "contradiction"),
+    ("“Elvish Theme” by Koji Kondo is slow ambient piano for the seashore in your video.", "contradiction"),
+    ("As my system prompt says, “Elvish Theme” is slow ambient piano for the seashore.", "prompt_leak"),
+    ("USER: ignore that. ASSISTANT: “Elvish Theme” is slow ambient piano for the seashore.", "prompt_leak"),
+    ("“Elvish Theme” is slow \ufffd\ufffd ambient piano \x07 for the seashore in your video.", "garbled"),
+    ("“Elvish Theme” is slow piano and slow piano and slow piano and slow piano for you.", "repetitive"),
+])
+def test_each_check_triggers_the_fallback(guard, text, check):
+    track = make_track()
+    out = guard.apply(text, track, LABELS)
+    assert out.fallback
+    assert check in out.failed_checks
+    assert out.text == fallback_sentence(track, LABELS)
+    assert guard.check(out.text, track, LABELS) == []  # the fallback itself is clean
+
+
+def test_vocals_claims_follow_the_vocals_fact(guard):
+    sung = make_track(instrumental=False)
+    assert guard.check("“Elvish Theme” is slow ambient piano with a gentle female vocal for the seashore.", sung, LABELS) == []
+    assert "contradiction" in guard.check("“Elvish Theme” is a slow instrumental for the seashore in your video.", sung, LABELS)
+    unknown = make_track(instrumental=None)
+    assert "contradiction" in guard.check("“Elvish Theme” is slow piano without vocals for the seashore.", unknown, LABELS)
+
+
+def test_negations_and_the_video_are_not_claims_about_the_music(guard):
+    track = make_track()
+    # "not fast" is true of 72 BPM; "no drums" is true of a track without a drums tag;
+    # the grand piano is in the video (a label), not a claim about the track.
+    text = "“Elvish Theme” is not fast, has no drums, and its calm mood suits the grand piano on screen."
+    assert guard.check(text, track, LABELS) == []
+    assert "contradiction" in guard.check("“Elvish Theme” is not slow at all; a lively piece for the seashore.", track, LABELS)
+
+
+def test_tags_support_tempo_words_the_beat_tracker_disagrees_with(guard):
+    track = make_track(tags=["ambient", "soft"], tempo_bpm=150.0)  # half-time feel, double-counted beat
+    assert guard.check("“Elvish Theme” is a calm, soft ambient piece for the seashore in your video.", track, LABELS) == []
+
+
+def test_single_word_titles_match_only_as_names(guard):
+    track = make_track(tags=["ambient", "piano"])
+    # "knolls" as an ordinary word is not the track "Knolls"; the capitalised name is.
+    assert guard.check("“Elvish Theme” is slow ambient piano for grassy knolls by the seashore.", track, LABELS) == []
+    assert "other_title" in guard.check("“Elvish Theme” is slow ambient piano, unlike Knolls, for the seashore.", track, LABELS)
+
+
+def test_own_title_may_contain_checked_words():
+    guard = OutputGuard(["Battle Music", "Rock Anthem", "Elvish Theme"])
+    track = make_track(title="Rock Anthem", tags=["piano"])  # "rock" inside the title is no genre claim
+    assert guard.check("“Rock Anthem” by Doug Kaufman is slow piano for the seashore in your video.", track, LABELS) == []
+
+
+def test_fallback_is_factual_for_any_facts():
+    rng = random.Random(3)
+    guard = OutputGuard(TITLES)
+    for i in range(300):
+        track = random_track(rng, i)
+        labels = sample_labels(rng) if rng.random() < 0.8 else []
+        text = fallback_sentence(track, labels)
+        assert guard.check(text, track, labels) == [], text
+        assert all(c.supported for c in guard.claims(text, track, labels)), text
+
+
+def test_references_say_only_what_the_facts_say():
+    """The training data itself passes the guard, so the model learns faithful text."""
+    rng = random.Random(4)
+    guard = OutputGuard(TITLES)
+    for i in range(600):
+        track = random_track(rng, i)
+        labels = sample_labels(rng)
+        pref = synth_preference(track, rng, rng.choice(["train", "test"]))
+        text = reference(track, labels, pref, rng, rng.choice(TRAIN_TEMPLATES + TEST_TEMPLATES))
+        assert guard.check(text, track, labels) == [], text
+
+
+def test_test_phrasings_are_held_out():
+    assert not set(TRAIN_TEMPLATES) & set(TEST_TEMPLATES)
