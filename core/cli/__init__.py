@@ -15,6 +15,7 @@ import typer
 
 from core.cli import db_cmds, doctor_cmds
 from core.cli.chat_cmds import chat
+from core.cli import data_cmds
 from core.errors import ConfigError, MuseChatError, UserError
 
 app = typer.Typer(
@@ -28,6 +29,7 @@ app.add_typer(db_cmds.app, name="db")
 app.command("doctor")(doctor_cmds.doctor)
 app.command("config")(doctor_cmds.show_config)
 app.command("chat")(chat)
+app.add_typer(data_cmds.app, name="data")
 
 
 def _load_plugins() -> None:
