@@ -136,13 +136,24 @@ def ingest(items: Iterable[TrackInfo], encoder: MusicEncoder, settings: Settings
                 report.added.append(track.id)
             report.audio_seconds += duration
         except UserError as exc:
-            outcome = f"failed: {exc.user_message if exc.user_message != UserError.user_message else exc}"
-            report.failed.append((str(item.path), outcome.removeprefix("failed: ")))
+            outcome = f"failed: {_reason(exc)}"
+            report.failed.append((str(item.path), _reason(exc)))
         finally:
             if progress:
                 progress(item, outcome)
     report.wall_seconds = time.perf_counter() - start
     return report
+
+
+def _reason(exc: UserError) -> str:
+    """Why a catalog file was skipped, in words about audio (user messages speak of videos)."""
+    from core.errors import CorruptMedia, UnsupportedMedia
+
+    if isinstance(exc, CorruptMedia):
+        return "damaged or unreadable audio"
+    if isinstance(exc, UnsupportedMedia):
+        return "not an audio file this catalog can read"
+    return exc.user_message if exc.user_message != UserError.user_message else str(exc)
 
 
 def load_analysis_audio(path: Path, sr: int, window_s: float, max_segments: int = 8,

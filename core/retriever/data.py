@@ -67,12 +67,16 @@ class FeatureBank:
 
     def collate(self, batch: list[Example], table: TrackTable, model, device: str) -> dict[str, torch.Tensor]:
         """Query-tower inputs for a batch of examples (see QueryTower.forward)."""
-        b, t = len(batch), self.max_frames
+        b = len(batch)
+        # Pad to the longest input in this batch, not the maximum: most preferences are short.
+        t = max([min(len(self.videos[e.video]), self.max_frames) for e in batch
+                 if e.video is not None and e.video in self.videos] or [1])
+        length = max([len(self.texts[e.text][0]) for e in batch if e.text] or [1])
         frames = np.zeros((b, t, self.frame_dim), np.float32)
         fmask = np.zeros((b, t), bool)
         has_video = np.zeros(b, bool)
-        text = np.zeros((b, MAX_TEXT_TOKENS, self.text_dim), np.float32)
-        tmask = np.zeros((b, MAX_TEXT_TOKENS), bool)
+        text = np.zeros((b, length, self.text_dim), np.float32)
+        tmask = np.zeros((b, length), bool)
         has_text = np.zeros(b, bool)
         prev_rows = np.zeros(b, np.int64)
         has_prev = np.zeros(b, bool)
