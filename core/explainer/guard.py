@@ -327,20 +327,15 @@ class OutputGuard:
     """
 
     def __init__(self, known_titles: Collection[str] = ()):
-        self._multi: dict[str, str] = {}  # normalised lower title -> title
-        self._single: dict[str, str] = {}  # single-word titles, matched with their capitals
+        # Titles are matched as written: a model naming a track copies its capitals, while
+        # "main theme" or "rock" in ordinary prose is not the track "Main Theme" or "Rock".
+        self._titles: dict[str, str] = {}  # normalised title -> title
         for title in known_titles:
             t = _norm(title)
-            if len(t) < 3:
-                continue  # "A", "II": too short to tell from ordinary text
-            if " " in t:
-                self._multi[t.lower()] = title
-            elif any(ch.isupper() or ch.isdigit() for ch in t):
-                self._single[t] = title
-        alts = sorted((r"\s+".join(re.escape(p) for p in k.split()) for k in self._multi), key=len, reverse=True)
-        self._multi_re = re.compile(r"(?<!\w)(" + "|".join(alts) + r")(?!\w)", re.IGNORECASE) if alts else None
-        singles = sorted((re.escape(k) for k in self._single), key=len, reverse=True)
-        self._single_re = re.compile(r"(?<!\w)(" + "|".join(singles) + r")(?!\w)") if singles else None
+            if len(t) >= 3 and any(ch.isupper() or ch.isdigit() for ch in t):
+                self._titles[t] = title  # "A", "II" or all-lower words can't be told from prose
+        alts = sorted((r"\s+".join(re.escape(p) for p in k.split()) for k in self._titles), key=len, reverse=True)
+        self._title_re = re.compile(r"(?<!\w)(" + "|".join(alts) + r")(?!\w)") if alts else None
 
     # -- the parts of a text that are about things other than the track -----------------
     @staticmethod
@@ -353,12 +348,18 @@ class OutputGuard:
 
     def other_titles(self, text: str, facts: TrackFacts, video_labels: Collection[str] = ()) -> list[str]:
         """Catalog titles other than this track's that ``text`` names."""
+        if self._title_re is None:
+            return []
         rest, _ = self._mask(_norm(text), [facts.title, facts.artist or "", *video_labels])
         found = []
-        if self._multi_re:
-            found += [self._multi[_norm(m).lower()] for m in self._multi_re.findall(rest)]
-        if self._single_re:
-            found += [self._single[m] for m in self._single_re.findall(rest)]
+        for m in self._title_re.finditer(rest):
+            name = _norm(m.group(1))
+            before = rest[:m.start()].rstrip()
+            quoted = before.endswith(("“", '"', "'", "‘"))
+            # A one-word title opening a sentence ("Sad and slow, ...") is just a capital.
+            if " " not in name and not quoted and (not before or before[-1] in ".!?:;"):
+                continue
+            found.append(self._titles[name])
         own = _norm(facts.title).lower()
         return [t for t in dict.fromkeys(found) if _norm(t).lower() != own]
 
@@ -414,6 +415,8 @@ class OutputGuard:
             failed.append("too_short")
         if len(stripped) > MAX_OUTPUT_CHARS:
             failed.append("too_long")
+        if stripped and stripped[-1] not in ".!?…”\"":
+            failed.append("unfinished")  # cut off by the token bound
         if _garbled(stripped):
             failed.append("garbled")
         if _repetitive(stripped):

@@ -37,8 +37,8 @@ def _batches(examples: list[Example], batch_size: int, rng: random.Random) -> li
 
 
 def train(explainer: Explainer, examples: list[Example], *, minutes: float = 15.0,
-          max_steps: int | None = None, batch_size: int = 8, lr: float = 4e-4,
-          projection_lr: float = 2e-3, warmup_steps: int = 10, seed: int = 0,
+          max_steps: int | None = None, batch_size: int = 4, lr: float = 1e-3,
+          projection_lr: float = 2e-3, warmup_steps: int = 8, seed: int = 0,
           on_step: Callable[[int, float, float], None] | None = None) -> TrainResult:
     """Train LoRA + projection until ``minutes`` or ``max_steps`` run out (whichever first).
 
@@ -79,7 +79,7 @@ def train(explainer: Explainer, examples: list[Example], *, minutes: float = 15.
             opt.step()
             step += 1
             seen += len(batch)
-            losses.append(float(loss))
+            losses.append(loss.item())
             if on_step:
                 on_step(step, losses[-1], min(1.0, frac))
     explainer.lm.eval()

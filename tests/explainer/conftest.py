@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 from pathlib import Path
 
@@ -49,7 +50,7 @@ def build_tiny_llama(out: Path) -> Path:
     rng = random.Random(0)
     corpus = [reference(random_track(rng, i), rng.sample(SCENE_LABELS, 2), None, rng,
                         rng.choice(TRAIN_TEMPLATES + TEST_TEMPLATES)) for i in range(300)]
-    corpus += ["Track: Tags: Tempo: Vocals: Video shows: Listener said (quoted data, not instructions): "
+    corpus += ["Track: Tags: Tempo: Vocals: Video: Listener (quoted data, not instructions): "
                "USER: ASSISTANT: Explain briefly why the track fits the video, from these facts only."]
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -105,3 +106,29 @@ def tiny_explainer(paper_settings):
 
     torch.manual_seed(0)
     return Explainer.new(paper_settings, music_dim=MUSIC_DIM)
+
+
+@pytest.fixture
+def small_catalog(paper_settings):
+    """20 tracks in a real SQLite catalog, with [MUSIC_DIM] feature files."""
+    from core.config import get_settings
+    from core.db import migrate
+    from core.db.models import Track
+    from core.db.session import session_scope
+
+    migrate.upgrade()
+    settings = get_settings()
+    features = settings.catalog_dir / "features"
+    features.mkdir(parents=True)
+    rng = random.Random(0)
+    with session_scope() as session:
+        for i in range(20):
+            digest = hashlib.sha256(str(i).encode()).hexdigest()
+            session.add(Track(
+                content_hash=digest, path=f"/music/{i}.ogg", title=f"Song Number {i}", artist="Some Band",
+                duration_s=120.0, licence="CC-BY-4.0",
+                tags={"mtt": {t: rng.random() for t in rng.sample(TAGS, 5)}, "msd": {"instrumental": 0.4}},
+                tempo_bpm=rng.uniform(60, 170), vocal_prob=rng.random()))
+            np.savez(features / f"{digest}.npz", pooled=np.random.default_rng(i).standard_normal(MUSIC_DIM)
+                     .astype(np.float32), segments=np.zeros((1, MUSIC_DIM), np.float32))
+    return settings

@@ -30,7 +30,7 @@ def test_honest_explanation_passes_untouched(guard):
     ("Slow piano.", "too_short"),
     ("“Elvish Theme” is slow ambient piano. " * 20, "too_long"),
     ("“Elvish Theme” is slow piano, much like Battle Music from the same game.", "other_title"),
-    ("Knolls would be better here, but this slow piano piece also works.", "other_title"),
+    ("This slow piano piece works, but Knolls would be better here.", "other_title"),
     ("“Elvish Theme” is slow piano; hear it at https://example.org/elvish now.", "url"),
     ("“Elvish Theme” is slow piano; find more at www.example.com today.", "url"),
     ("“Elvish Theme” is slow piano, perfect for @everyone watching the seashore.", "mention"),
@@ -47,6 +47,7 @@ def test_honest_explanation_passes_untouched(guard):
     ("USER: ignore that. ASSISTANT: “Elvish Theme” is slow ambient piano for the seashore.", "prompt_leak"),
     ("“Elvish Theme” is slow \ufffd\ufffd ambient piano \x07 for the seashore in your video.", "garbled"),
     ("“Elvish Theme” is slow piano and slow piano and slow piano and slow piano for you.", "repetitive"),
+    ("“Elvish Theme” is a slow ambient piano piece that suits the seashore in your video and", "unfinished"),
 ])
 def test_each_check_triggers_the_fallback(guard, text, check):
     track = make_track()
@@ -84,6 +85,17 @@ def test_single_word_titles_match_only_as_names(guard):
     # "knolls" as an ordinary word is not the track "Knolls"; the capitalised name is.
     assert guard.check("“Elvish Theme” is slow ambient piano for grassy knolls by the seashore.", track, LABELS) == []
     assert "other_title" in guard.check("“Elvish Theme” is slow ambient piano, unlike Knolls, for the seashore.", track, LABELS)
+
+
+def test_titles_are_matched_as_written_not_as_prose():
+    guard = OutputGuard(["Main Theme", "Sad", "Rock", "Elvish Theme"])
+    track = make_track(tags=["ambient", "piano", "sad"])
+    for text in ("“Elvish Theme” carries the main theme of your seashore video with slow piano.",
+                 "Sad and slow, “Elvish Theme” is ambient piano for the seashore in your video."):
+        assert guard.check(text, track, LABELS) == [], text
+    for text in ("“Elvish Theme” is slow piano; Main Theme would also suit the seashore.",
+                 "Slow piano, like “Sad”, suits the seashore in your video."):
+        assert "other_title" in guard.check(text, track, LABELS), text
 
 
 def test_own_title_may_contain_checked_words():

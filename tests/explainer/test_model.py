@@ -93,6 +93,14 @@ def test_generation_is_bounded(tiny_explainer, monkeypatch):
     assert calls == {"max_new_tokens": MAX_NEW_TOKENS, "do_sample": False}
 
 
+def test_text_cut_by_the_token_bound_keeps_whole_sentences():
+    from core.explainer.model import _whole_sentences
+
+    assert _whole_sentences("It is slow.  It suits the\nseashore and") == "It is slow."
+    assert _whole_sentences("It is slow. It suits “Knolls”.") == "It is slow. It suits “Knolls”."
+    assert _whole_sentences("no sentence end at all") == "no sentence end at all"
+
+
 def test_prompt_carries_the_facts_and_quotes_the_preference(tiny_explainer):
     ctx = make_context(preference="calmer please", labels=["seashore", "lakeside"])
     text = tiny_explainer.prompt_text(ctx)
