@@ -13,7 +13,7 @@ from importlib.metadata import entry_points
 
 import typer
 
-from core.cli import db_cmds, doctor_cmds
+from core.cli import catalog_cmds, db_cmds, doctor_cmds, eval_cmds, explainer_cmds, retriever_cmds, train_cmds
 from core.cli.chat_cmds import chat
 from core.cli import data_cmds
 from core.errors import ConfigError, MuseChatError, UserError
@@ -30,6 +30,11 @@ app.command("doctor")(doctor_cmds.doctor)
 app.command("config")(doctor_cmds.show_config)
 app.command("chat")(chat)
 app.add_typer(data_cmds.app, name="data")
+app.add_typer(catalog_cmds.app, name="catalog")
+app.add_typer(train_cmds.app, name="train")
+app.add_typer(eval_cmds.app, name="eval")
+retriever_cmds.register(train_cmds.app, eval_cmds.app)
+explainer_cmds.register(train_cmds.app, eval_cmds.app)
 
 
 def _load_plugins() -> None:
