@@ -268,3 +268,80 @@ class PlatformEvent(Base):
         UniqueConstraint("platform", "event_id", name="uq_platform_events_platform_event"),
         Index("ix_platform_events_received_at", "received_at"),
     )
+
+
+# --- Slack's installation and OAuth state stores ------------------------------------------------
+# slack_sdk's SQLAlchemy stores (used by bots/slack for multi-workspace installs) read and
+# write these tables through their own table objects. They are declared here too so this
+# schema and the migrations stay one (autogenerate never proposes dropping them). Columns
+# and index names as slack_sdk 3.48 defines them, including its naive UTC timestamps.
+
+class SlackInstallation(Base):
+    """One OAuth install of the Slack app (slack_sdk ``Installation``); holds tokens."""
+
+    __tablename__ = "slack_installations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(32))
+    app_id: Mapped[str] = mapped_column(String(32))
+    enterprise_id: Mapped[str | None] = mapped_column(String(32))
+    enterprise_name: Mapped[str | None] = mapped_column(String(200))
+    enterprise_url: Mapped[str | None] = mapped_column(String(200))
+    team_id: Mapped[str | None] = mapped_column(String(32))
+    team_name: Mapped[str | None] = mapped_column(String(200))
+    bot_token: Mapped[str | None] = mapped_column(String(200))
+    bot_id: Mapped[str | None] = mapped_column(String(32))
+    bot_user_id: Mapped[str | None] = mapped_column(String(32))
+    bot_scopes: Mapped[str | None] = mapped_column(String(1000))
+    bot_refresh_token: Mapped[str | None] = mapped_column(String(200))
+    bot_token_expires_at: Mapped[datetime | None] = mapped_column(DateTime())
+    user_id: Mapped[str] = mapped_column(String(32))
+    user_token: Mapped[str | None] = mapped_column(String(200))
+    user_scopes: Mapped[str | None] = mapped_column(String(1000))
+    user_refresh_token: Mapped[str | None] = mapped_column(String(200))
+    user_token_expires_at: Mapped[datetime | None] = mapped_column(DateTime())
+    incoming_webhook_url: Mapped[str | None] = mapped_column(String(200))
+    incoming_webhook_channel: Mapped[str | None] = mapped_column(String(200))
+    incoming_webhook_channel_id: Mapped[str | None] = mapped_column(String(200))
+    incoming_webhook_configuration_url: Mapped[str | None] = mapped_column(String(200))
+    is_enterprise_install: Mapped[bool] = mapped_column(Boolean, default=False)
+    token_type: Mapped[str | None] = mapped_column(String(32))
+    installed_at: Mapped[datetime] = mapped_column(DateTime())
+
+    __table_args__ = (
+        Index("slack_installations_idx", "client_id", "enterprise_id", "team_id", "user_id", "installed_at"),
+    )
+
+
+class SlackBotInstallation(Base):
+    """The bot token of an install (slack_sdk ``Bot``): what answers in a workspace."""
+
+    __tablename__ = "slack_bots"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(32))
+    app_id: Mapped[str] = mapped_column(String(32))
+    enterprise_id: Mapped[str | None] = mapped_column(String(32))
+    enterprise_name: Mapped[str | None] = mapped_column(String(200))
+    team_id: Mapped[str | None] = mapped_column(String(32))
+    team_name: Mapped[str | None] = mapped_column(String(200))
+    bot_token: Mapped[str | None] = mapped_column(String(200))
+    bot_id: Mapped[str | None] = mapped_column(String(32))
+    bot_user_id: Mapped[str | None] = mapped_column(String(32))
+    bot_scopes: Mapped[str | None] = mapped_column(String(1000))
+    bot_refresh_token: Mapped[str | None] = mapped_column(String(200))
+    bot_token_expires_at: Mapped[datetime | None] = mapped_column(DateTime())
+    is_enterprise_install: Mapped[bool] = mapped_column(Boolean, default=False)
+    installed_at: Mapped[datetime] = mapped_column(DateTime())
+
+    __table_args__ = (Index("slack_bots_idx", "client_id", "enterprise_id", "team_id", "installed_at"),)
+
+
+class SlackOAuthState(Base):
+    """A pending OAuth install's state parameter (slack_sdk's state store)."""
+
+    __tablename__ = "slack_oauth_states"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    state: Mapped[str] = mapped_column(String(200))
+    expire_at: Mapped[datetime] = mapped_column(DateTime())

@@ -1,0 +1,14 @@
+"""`musechat serve PLATFORM`: run a chat front end.
+
+Each platform adds its command from its own package; a command imports its platform's
+library only when it runs, so `musechat --help` stays fast and light.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from bots.slack.cli import slack
+
+app = typer.Typer(help="Run a chat front end (Discord, Slack).", no_args_is_help=True)
+app.command("slack")(slack)
