@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 MUSECHAT := $(VENV)/bin/musechat
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 # Services the tests and workers use; PostgreSQL and Redis are started by the tests themselves.
-APT_PACKAGES := redis-server postgresql ffmpeg
+APT_PACKAGES := redis-server postgresql ffmpeg chromium
 # pip's extra index on these machines prints one harmless warning per package: hide them.
 PIPQ := grep -v "is ignored: it is neither a file nor a directory" || true
 

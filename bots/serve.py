@@ -9,6 +9,8 @@ from __future__ import annotations
 import typer
 
 from bots.slack.cli import slack
+from bots.web.cli import web
 
-app = typer.Typer(help="Run a chat front end (Discord, Slack).", no_args_is_help=True)
+app = typer.Typer(help="Run a front end (Discord, Slack, the web console).", no_args_is_help=True)
 app.command("slack")(slack)
+app.command("web")(web)

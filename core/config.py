@@ -98,6 +98,37 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description=(
         "Logging level."))
 
+    # --- moderation console and playground (musechat serve web) ------------------------
+    web_secure_cookies: Literal["auto", "always", "never"] = Field(default="auto", description=(
+        "Mark the console's cookies Secure: auto = when the request came over HTTPS "
+        "(directly, or per X-Forwarded-Proto with WEB_TRUST_PROXY); always behind any TLS proxy."))
+    web_trust_proxy: bool = Field(default=False, description=(
+        "Believe X-Forwarded-Proto / X-Forwarded-For from a reverse proxy in front of the console "
+        "(HTTPS detection, client address for login rate limits). Only behind a proxy you run."))
+    web_cookie_samesite: Literal["lax", "strict"] = Field(default="lax", description=(
+        "SameSite of the session cookie; lax lets links from chat open the console signed in."))
+    web_session_hours: float = Field(default=12.0, gt=0, description=(
+        "A console sign-in ends this many hours after it started."))
+    web_session_idle_minutes: float = Field(default=60.0, gt=0, description=(
+        "A console sign-in ends after this many minutes without a request."))
+    web_login_max_failures: int = Field(default=5, gt=0, description=(
+        "Failed sign-ins allowed per account name within WEB_LOGIN_WINDOW_MINUTES (four times "
+        "as many per client address); further attempts are refused until the window passes."))
+    web_login_window_minutes: float = Field(default=15.0, gt=0, description=(
+        "The window for WEB_LOGIN_MAX_FAILURES."))
+    web_page_size: int = Field(default=50, gt=0, le=500, description=(
+        "Conversations per page in the moderation console."))
+
+    # --- retention ---------------------------------------------------------------------
+    retention_conversation_days: int = Field(default=180, ge=0, description=(
+        "Conversations (turns, picks, reactions, flags) are deleted this many days after their "
+        "last activity; 0 keeps them forever."))
+    retention_media_days: int = Field(default=30, ge=0, description=(
+        "Uploaded videos, their cached features and thumbnails are deleted this many days after "
+        "the last activity of every conversation using them; 0 keeps them forever."))
+    retention_interval_minutes: float = Field(default=60.0, gt=0, description=(
+        "How often the Celery beat schedule runs the retention sweep."))
+
     @field_validator("database_url", "broker_url", "result_backend_url")
     @classmethod
     def _url_parses(cls, value: str | None, info) -> str | None:

@@ -56,6 +56,11 @@ def celery_config(settings: Settings, *, redeliver_after_s: float | None = None)
         },
         "worker_hijack_root_logger": False,
         "worker_send_task_events": False,
+        # `celery -A workers.celery_app beat` sends these; a cpu worker runs them.
+        "beat_schedule": {
+            "retention": {"task": "musechat.retention", "schedule": settings.retention_interval_minutes * 60,
+                          "options": {"queue": "cpu"}},
+        },
     }
 
 

@@ -19,6 +19,7 @@ from core.config import get_settings
 from core.conversation.dispatch import TurnNotReady
 from core.conversation.service import ConversationService, is_database_outage
 from core.db.session import dispose_all
+from core.moderation.retention import run_retention
 from workers.dispatch import CeleryDispatcher
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,13 @@ def run_turn(self, turn_id: int) -> str | None:
 def requeue_stalled(self) -> list[int]:
     """Send again the jobs of turns left queued (e.g. their message died with the broker)."""
     return get_service(self.app).requeue_stalled()
+
+
+@shared_task(name="musechat.retention", ignore_result=True)
+def retention() -> dict:
+    """Delete conversations and media older than the retention settings (Celery beat sends
+    this every MUSECHAT_RETENTION_INTERVAL_MINUTES); returns the counts."""
+    return run_retention(get_settings()).as_dict()
 
 
 @signals.worker_process_init.connect

@@ -16,6 +16,7 @@ import typer
 from core.cli import catalog_cmds, db_cmds, doctor_cmds, eval_cmds, explainer_cmds, retriever_cmds, train_cmds
 from core.cli.chat_cmds import chat
 from core.cli import data_cmds
+from core.cli import moderation_cmds
 from core.errors import ConfigError, MuseChatError, UserError
 
 app = typer.Typer(
@@ -30,6 +31,8 @@ app.command("doctor")(doctor_cmds.doctor)
 app.command("config")(doctor_cmds.show_config)
 app.command("chat")(chat)
 app.add_typer(data_cmds.app, name="data")
+app.add_typer(moderation_cmds.moderator_app, name="moderator")
+app.add_typer(moderation_cmds.retention_app, name="retention")
 app.add_typer(catalog_cmds.app, name="catalog")
 app.add_typer(train_cmds.app, name="train")
 app.add_typer(eval_cmds.app, name="eval")

@@ -345,3 +345,73 @@ class SlackOAuthState(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     state: Mapped[str] = mapped_column(String(200))
     expire_at: Mapped[datetime] = mapped_column(DateTime())
+
+
+# --- moderation console ------------------------------------------------------------------
+
+class ModeratorRole(str, enum.Enum):
+    moderator = "moderator"  # reads conversations, flags and unflags them
+    admin = "admin"  # also deletes conversations and users' data, and exports
+
+
+class Moderator(Base):
+    """An account of the moderation console; the password is stored only as an argon2 hash."""
+
+    __tablename__ = "moderators"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[ModeratorRole] = mapped_column(Enum(ModeratorRole, native_enum=False, length=20))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column()
+
+
+class ModeratorSession(Base):
+    """A signed-in browser. The cookie holds a random token; only its SHA-256 is stored, so a
+    leaked database does not hand out live sessions."""
+
+    __tablename__ = "moderator_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    moderator_id: Mapped[int] = mapped_column(ForeignKey("moderators.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+
+    moderator: Mapped[Moderator] = relationship()
+
+    __table_args__ = (
+        Index("ix_moderator_sessions_moderator", "moderator_id"),
+        Index("ix_moderator_sessions_expires_at", "expires_at"),
+    )
+
+
+class LoginAttempt(Base):
+    """Recent console sign-in attempts, for rate limiting by account name and client address."""
+
+    __tablename__ = "login_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    client: Mapped[str] = mapped_column(String(64))
+    success: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        Index("ix_login_attempts_name_at", "name", "at"),
+        Index("ix_login_attempts_client_at", "client", "at"),
+    )
+
+
+# Console filters. Feedback search is a substring match (ILIKE on PostgreSQL, LIKE on
+# SQLite): on PostgreSQL a trigram GIN index serves it; on SQLite this is a plain index
+# (SQLite scans either way, which is fine at the sizes SQLite is used for).
+Index("ix_turns_feedback_text_trgm", Turn.feedback_text, postgresql_using="gin",
+      postgresql_ops={"feedback_text": "gin_trgm_ops"})
+Index("ix_conversations_flagged_created_at", Conversation.flagged, Conversation.created_at)
+Index("ix_conversations_user_id", Conversation.user_id)
+Index("ix_conversations_updated_at", Conversation.updated_at)
