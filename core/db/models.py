@@ -270,6 +270,28 @@ class PlatformEvent(Base):
     )
 
 
+class WorkspaceSettings(Base):
+    """What a server's admins chose for MuseChat in their Discord guild or Slack workspace.
+
+    Holds no personal data. Unset values fall back to the deployment's settings.
+    """
+
+    __tablename__ = "workspace_settings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    workspace_id: Mapped[str] = mapped_column(String(64))
+    allowed_channels: Mapped[list] = mapped_column(default=list)  # channel ids; empty = every channel
+    turns_per_hour: Mapped[int | None] = mapped_column(Integer)  # per user; 0 = no limit, None = default
+    max_upload_mb: Mapped[float | None] = mapped_column(Float)  # None = MUSECHAT_MAX_UPLOAD_MB
+    shared_threads: Mapped[bool] = mapped_column(Boolean, default=False)  # anyone may refine anyone's picks
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("platform", "workspace_id", name="uq_workspace_settings_platform_workspace"),
+    )
+
+
 # --- Slack's installation and OAuth state stores ------------------------------------------------
 # slack_sdk's SQLAlchemy stores (used by bots/slack for multi-workspace installs) read and
 # write these tables through their own table objects. They are declared here too so this
