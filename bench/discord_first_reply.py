@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -204,6 +205,7 @@ def main() -> None:
     finally:
         redis.stop()
         pg.stop()
+        shutil.rmtree(root, ignore_errors=True)
     n = args.conversations
     print(f"{n} conversations at once in {args.channels} channels, fake Discord in a separate process; "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
