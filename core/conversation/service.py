@@ -186,14 +186,16 @@ _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
 
 
-def engine_for(settings: Settings) -> Engine:
-    """This process's Engine for ``settings``: created once, its models loaded lazily."""
-    key = settings.model_dump_json(exclude=_NOT_ENGINE)
+def engine_for(settings: Settings, database_url: str | None = None) -> Engine:
+    """This process's Engine for ``settings``: created once, its models loaded lazily.
+
+    ``database_url``: the catalog's database when it is not the configured one."""
+    key = settings.model_dump_json(exclude=_NOT_ENGINE) + (database_url or "")
     with _engines_lock:
         if key not in _engines:
             from core.engine import Engine
 
-            _engines[key] = Engine(settings)
+            _engines[key] = Engine(settings, database_url)
         return _engines[key]
 
 
@@ -211,6 +213,7 @@ class ConversationService:
                  background: bool = False):
         self.settings = settings
         self.url = database_url or settings.sqlalchemy_url
+        self._database_url = database_url
         self._engine = engine
         self._engine_lock = threading.RLock()
         self._warm = False
@@ -224,7 +227,7 @@ class ConversationService:
         if self._engine is None:
             with self._engine_lock:
                 if self._engine is None:
-                    self._engine = engine_for(self.settings)
+                    self._engine = engine_for(self.settings, self._database_url)
         return self._engine
 
     def warm_up(self, progress: Progress | None = None) -> None:
@@ -873,8 +876,9 @@ class ConversationService:
             s.add(AuditLog(actor=actor or target, action="forget_user", target=target, details={
                 "conversations": report.conversations, "turns": report.turns,
                 "reactions": report.reactions, "videos": report.videos}))
-        for path in report.files:
-            Path(path).unlink(missing_ok=True)
+        from core.files import remove_stored_files
+
+        remove_stored_files(report.files, self.settings)
         return report
 
 

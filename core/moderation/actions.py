@@ -120,12 +120,10 @@ def media_files(video: Video, settings: Settings) -> list[str]:
     return files + [str(p) for p in thumbnails.cached_files(settings, video.content_hash)]
 
 
-def remove_files(paths: list[str]) -> None:
-    for path in paths:
-        try:
-            Path(path).unlink(missing_ok=True)
-        except OSError:  # logged, not fatal: the rows are gone and the sweep retries orphans
-            log.warning("could not remove %s", path, exc_info=True)
+def remove_files(paths: list[str], settings: Settings) -> None:
+    from core.files import remove_stored_files
+
+    remove_stored_files(paths, settings)
 
 
 def delete_conversation(conversation_id: int, moderator: str, settings: Settings, *,
@@ -136,7 +134,7 @@ def delete_conversation(conversation_id: int, moderator: str, settings: Settings
         if not report.conversations:
             raise NotFound(f"conversation {conversation_id}")
         audit.record(s, moderator, "delete_conversation", f"conversation:{conversation_id}", **report.counts())
-    remove_files(report.files)
+    remove_files(report.files, settings)
     return report
 
 
@@ -218,7 +216,7 @@ def delete_user_data(identities: list[tuple[str | None, str]], moderator: str, s
                      requested=[f"{p or '*'}:{u}" for p, u in identities], conversation_ids=result.conversation_ids,
                      conversations=result.conversations, turns=result.turns, reactions=result.reactions,
                      videos=result.videos)
-    remove_files([str(p) for h in gone for p in thumbnails.cached_files(settings, h)])
+    remove_files([str(p) for h in gone for p in thumbnails.cached_files(settings, h)], settings)
     return result
 
 

