@@ -53,8 +53,11 @@ def reset_service() -> None:
 
 @shared_task(name="musechat.run_turn", bind=True, acks_late=True, reject_on_worker_lost=True,
              ignore_result=True, max_retries=None)
-def run_turn(self, turn_id: int) -> str | None:
-    """Answer turn ``turn_id``; results go to SQL. Returns the turn's final status."""
+def run_turn(self, turn_id: int, db_retries: int = 0) -> str | None:
+    """Answer turn ``turn_id``; results go to SQL. Returns the turn's final status.
+
+    ``db_retries`` counts retries caused by database outages (waiting for an earlier turn
+    does not use them up)."""
     service = get_service(self.app)
     try:
         return service.run_turn(turn_id, job_id=self.request.id)
@@ -62,11 +65,12 @@ def run_turn(self, turn_id: int) -> str | None:
         # Per-conversation order: come back once the earlier turn is answered.
         raise self.retry(exc=exc, countdown=WAIT_POLL_S, max_retries=None) from None
     except DBAPIError as exc:
-        if not is_database_outage(exc) or self.request.retries >= DB_RETRIES:
+        if not is_database_outage(exc) or db_retries >= DB_RETRIES:
             raise
         log.warning("turn %s: database unreachable, retrying: %s", turn_id, exc.orig)
         dispose_all()  # drop dead pooled connections
-        raise self.retry(exc=exc, countdown=min(2 ** self.request.retries, 30), max_retries=DB_RETRIES) from None
+        raise self.retry(exc=exc, kwargs={"db_retries": db_retries + 1}, countdown=min(2 ** db_retries, 30),
+                         max_retries=None) from None
 
 
 @shared_task(name="musechat.requeue_stalled", bind=True, ignore_result=True)

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from core.config import Settings, get_settings
 from core.conversation.dispatch import InProcessDispatcher
+from core.conversation.preferences import parse_feedback
 from core.conversation.service import ConversationService, TurnView
 from core.errors import ConfigError, MuseChatError, UserError
 
@@ -41,15 +42,20 @@ def chat(
     _prepare_database(settings)
     if not video.is_file():
         raise UserError(f"no such file: {video}", user_message=f"I can't find the file {video}.")
+    for text in feedback or []:
+        parse_feedback(text)  # blank feedback is refused before any work is done
 
     service = ConversationService(settings, dispatcher=_NoQueue())
-    status = err.status("Loading models and analysing the video…", spinner="dots")
+    status = err.status("Loading models…", spinner="dots")
     # In-process and synchronous: each call below returns once its turn is answered.
     service.dispatcher = InProcessDispatcher(
         lambda turn_id, job_id=None: service.run_turn(
             turn_id, job_id=job_id, progress=lambda stage: status.update(stage.capitalize() + "…")))
 
     with status:
+        # Load the models first, so missing weights are reported with how to provide them.
+        service.warm_up(lambda stage: status.update(stage.capitalize() + "…"))
+        status.update("Analysing the video…")
         first = service.start(video, platform="cli", user_id=_user(), filename=video.name)
     turns = [_answered(service, first.turn_id)]
     out = Console()

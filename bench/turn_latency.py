@@ -1,0 +1,204 @@
+"""Turn latency and worker throughput of the conversation path, on this machine.
+
+Runs against the configured installation (MUSECHAT_DATA_DIR, its database and catalog;
+build one with `musechat catalog demo`) and measures, after the models are loaded:
+
+1. Turn 1 for a 30 s 1280x720 H.264 clip (generated here), by stage: decode
+   (``core.media.decode_video``), encode (the frame encoder on those frames), search
+   (``Engine.recommend``) and explain (``Engine.explain``); then the same turn through the
+   conversation service in-process: seconds from the job's start to picks stored, and to
+   explanations stored (targets: picks <= 3 s after the video is stored, explanations
+   <= 3 s after that).
+2. Turn 2 (a feedback turn: cached video features, no decoding): seconds to picks and
+   to explanations (target: picks <= 0.5 s).
+3. Throughput of one CPU worker: starts a throwaway Redis and one `musechat worker --pool
+   solo` process, sends --conversations first turns (distinct 10 s 640x360 clips) and one
+   feedback turn each, and reports turns per minute.
+
+Median of --repeats runs. Conversations made here are deleted at the end (forget-me for
+the user "bench").
+
+    .venv/bin/python bench/turn_latency.py [--repeats 5] [--conversations 6] [--no-throughput]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from core.config import get_settings  # noqa: E402
+from core.conversation.service import ConversationService  # noqa: E402
+from core.media import decode_video  # noqa: E402
+
+USER = "bench"
+
+
+def write_clip(path: Path, seconds: float, width: int, height: int, fps: int = 30, seed: int = 0) -> Path:
+    """A moving test picture (a scrolling colour pattern and a bouncing box), H.264 + AAC."""
+    rng = np.random.default_rng(seed)
+    base = rng.uniform(0, 255, 3)
+    y, x = np.mgrid[0:height, 0:width]
+    pattern = np.empty((height, width, 3), np.uint8)
+    for c in range(3):
+        pattern[..., c] = (base[c] + 60 * np.sin(x / 90 * (c + 1)) + 60 * np.cos(y / 70)) % 256
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=fps, options={"preset": "ultrafast"})
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        audio = out.add_stream("aac", rate=48000)
+        audio.layout = "mono"
+        n = int(seconds * fps)
+        for i in range(n):
+            t = i / fps
+            img = np.roll(pattern, 4 * i, axis=1)
+            bx = int((np.sin(t) * 0.4 + 0.5) * (width - 100))
+            img[height // 3: height // 3 + 100, bx:bx + 100] = 255
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, fps)
+            out.mux(video.encode(frame))
+            start, count = i * 48000 // fps, (i + 1) * 48000 // fps - i * 48000 // fps
+            tone = (0.2 * np.sin(2 * np.pi * 330 * (start + np.arange(count)) / 48000)).astype(np.float32)
+            af = av.AudioFrame.from_ndarray(tone[None], format="fltp", layout="mono")
+            af.sample_rate, af.pts, af.time_base = 48000, start, Fraction(1, 48000)
+            out.mux(audio.encode(af))
+        out.mux(video.encode(None))
+        out.mux(audio.encode(None))
+    return path
+
+
+def med(values: list[float]) -> str:
+    return f"{statistics.median(values):7.3f} s" if values else "      — "
+
+
+def stage_breakdown(service: ConversationService, clip: Path, repeats: int) -> None:
+    engine = service.engine
+    settings = service.settings
+    stages: dict[str, list[float]] = {"decode": [], "encode": [], "search": [], "explain": []}
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        video = decode_video(clip, num_frames=settings.num_frames, settings=settings)
+        t1 = time.perf_counter()
+        feats, labels = engine.encoders.frames.encode_with_labels(video.frames, k=3)
+        t2 = time.perf_counter()
+        from core.engine import TrackFilter, VideoAnalysis
+
+        analysis = VideoAnalysis("bench", video.duration_s, feats, labels, engine.encoders.frames.name)
+        picks = engine.recommend(analysis, preference=None, previous_track_id=None, filters=TrackFilter(),
+                                 exclude=(), k=settings.top_k)
+        t3 = time.perf_counter()
+        engine.explain(analysis, picks, None)
+        t4 = time.perf_counter()
+        for name, value in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+            stages[name].append(value)
+    print(f"turn 1 by stage (30 s 1280x720 clip, {settings.num_frames} frames, top {settings.top_k}), median of {repeats}:")
+    for name, values in stages.items():
+        print(f"  {name:8s} {med(values)}")
+    picks_s = sum(statistics.median(stages[k]) for k in ("decode", "encode", "search"))
+    print(f"  = picks  {picks_s:7.3f} s (target <= 3 s), explanations +{statistics.median(stages['explain']):.3f} s "
+          "(target <= 3 s)")
+
+
+def service_turns(service: ConversationService, clip: Path, repeats: int) -> None:
+    first_picks, first_expl, second_picks, second_expl = [], [], [], []
+    for i in range(repeats):
+        # A fresh upload each time, so turn 1 really decodes: drop the cached features.
+        data = clip.read_bytes() + b"\0" * (i + 1)  # trailing bytes change the hash, not the video
+        h = service.start(data, platform="bench", user_id=USER, filename="bench.mp4")
+        v1 = service.get_turn(h.turn_id)
+        assert v1.status == "done", v1.error
+        first_picks.append(v1.timings["to_picks"])
+        first_expl.append(v1.timings["to_explanations"])
+        v2 = service.get_turn(service.reply(h.conversation_id, "calmer, no vocals").turn_id)
+        assert v2.status == "done", v2.error
+        assert "analyse" not in v2.timings
+        second_picks.append(v2.timings["to_picks"])
+        second_expl.append(v2.timings["to_explanations"])
+    print(f"through the conversation service (in-process), median of {repeats}:")
+    print(f"  turn 1: picks {med(first_picks)}, explanations {med(first_expl)}")
+    print(f"  turn 2: picks {med(second_picks)} (target <= 0.5 s), explanations {med(second_expl)}")
+
+
+def throughput(service: ConversationService, conversations: int, workdir: Path) -> None:
+    redis = shutil.which("redis-server")
+    if not redis:
+        print("throughput: skipped (no redis-server)")
+        return
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([redis, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                              stdout=subprocess.DEVNULL)
+    broker = f"redis://127.0.0.1:{port}/0"
+    env = {**os.environ, "MUSECHAT_BROKER_URL": broker, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")}
+    worker = subprocess.Popen([str(Path(sys.executable).with_name("musechat")), "worker", "--pool", "solo",
+                               "--loglevel", "WARNING"], env=env, start_new_session=True,
+                              stdout=(workdir / "worker.log").open("wb"), stderr=subprocess.STDOUT)
+    try:
+        clips = [write_clip(workdir / f"c{i}.mp4", 10, 640, 360, seed=100 + i) for i in range(conversations)]
+        settings = service.settings.model_copy(update={"broker_url": broker})
+        queued = ConversationService(settings)
+        # Warm the worker up with one turn so model loading is not counted.
+        warm = queued.start(write_clip(workdir / "warm.mp4", 2, 320, 180, seed=99), platform="bench", user_id=USER)
+        assert queued.wait(warm.turn_id, timeout=600).status == "done"
+        t0 = time.perf_counter()
+        firsts = [queued.start(c, platform="bench", user_id=USER) for c in clips]
+        seconds = [queued.reply(h.conversation_id, "faster, more drums") for h in firsts]
+        views = [queued.wait(h.turn_id, timeout=1200) for h in firsts + seconds]
+        elapsed = time.perf_counter() - t0
+        assert all(v.status == "done" for v in views), [v.error for v in views]
+        n = len(views)
+        print(f"one CPU worker (solo pool): {n} turns ({conversations} first turns on 10 s 640x360 clips + "
+              f"{conversations} feedback turns) in {elapsed:.1f} s = {n / elapsed * 60:.1f} turns/min")
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(60)
+        server.terminate()
+        server.wait(10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--conversations", type=int, default=6)
+    parser.add_argument("--no-throughput", action="store_true")
+    args = parser.parse_args()
+
+    settings = get_settings()
+    # In-process jobs for the latency part, whatever broker is configured.
+    service = ConversationService(settings.model_copy(update={"broker_url": None}))
+    t0 = time.perf_counter()
+    service.warm_up()
+    print(f"models loaded in {time.perf_counter() - t0:.1f} s (profile {settings.profile}, "
+          f"device {settings.torch_device()}, torch threads {settings.torch_threads or 'default'})")
+    workdir = Path(tempfile.mkdtemp(prefix="musechat-bench-"))
+    try:
+        t0 = time.perf_counter()
+        clip = write_clip(workdir / "clip_720p.mp4", 30, 1280, 720)
+        print(f"wrote a 30 s 1280x720 clip ({clip.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - t0:.1f} s")
+        stage_breakdown(service, clip, args.repeats)
+        service_turns(service, clip, args.repeats)
+        if not args.no_throughput:
+            throughput(service, args.conversations, workdir)
+    finally:
+        report = service.forget_user("bench", USER, actor="bench")
+        print(f"cleaned up {report.conversations} bench conversations")
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
