@@ -92,6 +92,14 @@ def prepare(settings: Settings, conv_dir: Path, say: Callable[[str], None] = pri
     say(f"{len(tracks)} catalog tracks; embedding their metadata…")
     table = build_track_table(tracks, vocab, FeatureStore(settings.catalog_dir), enc.text)
     splits = {s: read_conversations(conv_dir / f"{s}.jsonl") for s in ("train", "val", "test")}
+    # Conversations without a scene are shown with the dataset's neutral clip, exactly as
+    # its test_pairs.jsonl shows them to `musechat eval retrieval` (a user's turn always
+    # has some video; an absent-video token would never be seen outside training).
+    neutral = conv_dir / "neutral.mp4"
+    if neutral.exists():
+        for convs in splits.values():
+            for c in convs:
+                c["video"] = c.get("video") or str(neutral)
     bank = FeatureBank(enc.frames.dim, enc.text.dim, max_frames=settings.num_frames)
     videos = sorted({c["video"] for convs in splits.values() for c in convs if c.get("video")})
     analyser = VideoAnalyser(enc.frames, settings)
