@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
+import warnings
 from pathlib import Path
 
 import typer
@@ -45,6 +47,7 @@ def chat(
     for text in feedback or []:
         parse_feedback(text)  # blank feedback is refused before any work is done
 
+    _quiet_model_libraries()
     service = ConversationService(settings, dispatcher=_NoQueue())
     status = err.status("Loading models…", spinner="dots")
     # In-process and synchronous: each call below returns once its turn is answered.
@@ -74,6 +77,14 @@ def chat(
     previews = _write_previews(service, video, turns[-1], preview, err) if preview else []
     if as_json:
         typer.echo(json.dumps(_as_json(video, first.conversation_id, turns, previews), ensure_ascii=False))
+
+
+def _quiet_model_libraries() -> None:
+    """The command shows its own progress: no weight-loading bars or deprecation notices
+    from the model libraries between it and the answer (set before they are imported)."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"(transformers|peft|torch)\.")
 
 
 class _NoQueue:
