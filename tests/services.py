@@ -95,7 +95,8 @@ class PostgresServer:
 
     def restart(self) -> None:
         data = self.root / "data"
-        self._run([_pg_bin("pg_ctl"), "-D", str(data), "-w", "-m", "fast", "restart"])
+        # -l: without a log file the server inherits pg_ctl's output and the call never returns.
+        self._run([_pg_bin("pg_ctl"), "-D", str(data), "-w", "-l", str(self.root / "log"), "-m", "fast", "restart"])
         wait_port(self.port)
 
     def stop(self) -> None:
