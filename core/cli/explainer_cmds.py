@@ -51,8 +51,12 @@ def _evaluate(explainer, tracks, batch_size: int, limit: int | None, say) -> dic
     titles = [t.facts.title for t in tracks]
     with _progress() as bar:
         task = bar.add_task("evaluating", total=len(examples), info="")
-        metrics = evaluate(explainer, examples, titles, batch_size=batch_size,
-                           on_batch=lambda n: bar.advance(task, n))
+        def on_batch(n: int) -> None:
+            bar.advance(task, n)
+            if not bar.console.is_terminal:  # a log file gets plain lines instead
+                say(f"evaluated {int(bar.tasks[0].completed)}/{len(examples)}")
+
+        metrics = evaluate(explainer, examples, titles, batch_size=batch_size, on_batch=on_batch)
     metrics["test_tracks"] = len(test)
     return metrics
 

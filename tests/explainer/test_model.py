@@ -130,6 +130,10 @@ def test_checkpoint_round_trip(tiny_explainer, paper_settings, tmp_path):
     loaded = Explainer.load(paper_settings, tmp_path / "ckpt")
     ctxs = [make_context(seed=5), make_context(preference="faster", seed=6)]
     assert loaded.generate(ctxs, max_new_tokens=10) == ex.generate(ctxs, max_new_tokens=10)
+    # The CPU speed option quantises the merged LM to int8; it still explains.
+    quantized = Explainer.load(paper_settings, tmp_path / "ckpt", int8=True)
+    assert any(isinstance(m, torch.ao.nn.quantized.dynamic.Linear) for m in quantized.lm.modules())
+    assert len(quantized.explain(ctxs, known_titles=["Elvish Theme"])) == 2
 
 
 def test_missing_paper_weights_name_the_setting(paper_settings, tmp_path, monkeypatch):
