@@ -501,14 +501,7 @@ def fallback_sentence(facts: TrackFacts, video_labels: Collection[str] = ()) -> 
     return f"{head} is {scene}."
 
 
-def guard_all(texts: list[str], facts: list[TrackFacts], labels: list[list[str]],
-              known_titles: Collection[str]) -> list[Explanation]:
-    """Apply one ``OutputGuard`` to a batch of generated texts."""
-    guard = OutputGuard(known_titles)
-    return [guard.apply(t, f, v) for t, f, v in zip(texts, facts, labels, strict=True)]
-
-
 __all__ = [
-    "Claim", "Explanation", "OutputGuard", "fallback_sentence", "guard_all", "quote_preference",
+    "Claim", "Explanation", "OutputGuard", "fallback_sentence", "quote_preference",
     "clean_fact", "describable_tags", "tempo_phrase", "MUSIC_SLOT", "PREFERENCE_SLOT", "QUOTE_OPEN", "QUOTE_CLOSE",
 ]
