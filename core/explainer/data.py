@@ -60,7 +60,9 @@ def top_tags(tags: dict[str, dict[str, float]] | None, k: int = MAX_TAGS,
 
 
 def features_path(settings: Settings, content_hash: str) -> Path:
-    return settings.catalog_dir / "features" / f"{content_hash}.npz"
+    from core.catalog.store import FeatureStore  # the one place that lays out feature files
+
+    return FeatureStore(settings.catalog_dir).path(content_hash)
 
 
 def load_pooled(path: Path) -> np.ndarray:
