@@ -47,10 +47,12 @@ def test_flag_and_unflag_keep_history_and_do_not_count_as_activity(sqlite_db):
 
 def test_delete_conversation_removes_rows_and_files_only_it_used(db, settings, tmp_path):
     add_tracks(db)
-    shared, own = tmp_path / "shared.mp4", tmp_path / "own.mp4"
+    media = settings.data_dir / "media"
+    media.mkdir(parents=True, exist_ok=True)
+    shared, own = media / "shared.mp4", media / "own.mp4"
     for f in (shared, own):
         f.write_bytes(b"video")
-    features = tmp_path / "own.features"
+    features = media / "own.features"
     features.write_bytes(b"f")
     strip = thumbnails.strip_path(settings, "b" * 64)
     strip.parent.mkdir(parents=True)
@@ -79,7 +81,8 @@ def test_delete_conversation_removes_rows_and_files_only_it_used(db, settings, t
 
 def test_delete_user_data_on_every_platform(db, settings, tmp_path):
     add_tracks(db)
-    video = tmp_path / "v.mp4"
+    (settings.data_dir / "media").mkdir(parents=True, exist_ok=True)
+    video = settings.data_dir / "media" / "v.mp4"
     video.write_bytes(b"v")
     mine = [add_conversation(db, platform="discord", user_id="42", video_path=str(video), video_hash="c" * 64),
             add_conversation(db, platform="slack", user_id="42"),

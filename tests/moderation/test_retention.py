@@ -20,7 +20,9 @@ from tests.moderation.seed import NOW, add_conversation, add_tracks
 
 def _setup(url, tmp_path):
     add_tracks(url)
-    files = {name: tmp_path / f"{name}.mp4" for name in ("old", "recent", "flagged")}
+    media = tmp_path / "data" / "media"  # under the data directory, where MuseChat stores uploads
+    media.mkdir(parents=True, exist_ok=True)
+    files = {name: media / f"{name}.mp4" for name in ("old", "recent", "flagged")}
     for f in files.values():
         f.write_bytes(b"video")
     ids = {
