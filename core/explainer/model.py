@@ -31,6 +31,7 @@ from torch import nn
 from core.config import REPO_ROOT, Settings
 from core.errors import ConfigError, WeightsMissing
 from core.explainer.facts import PickContext, TrackFacts, tempo_band
+from core.explainer.fastdecode import FastDecoder, unsupported_reason
 from core.explainer.guard import (
     MUSIC_SLOT,
     PREFERENCE_SLOT,
@@ -205,11 +206,14 @@ class Explainer:
     """Writes one short explanation per pick, batched, checked by the guard.
 
     ``lm`` is a peft model (training) or one with the adapter merged (inference).
+    ``decoder``, when given, generates instead of ``lm.generate`` (see ``fastdecode``).
     """
 
     def __init__(self, lm: nn.Module, tokenizer, projection: MusicProjection, *, base_name: str,
-                 profile: str, known_titles: Collection[str] = (), max_new_tokens: int = MAX_NEW_TOKENS):
+                 profile: str, known_titles: Collection[str] = (), max_new_tokens: int = MAX_NEW_TOKENS,
+                 decoder: FastDecoder | None = None):
         self.lm, self.tokenizer, self.projection = lm, tokenizer, projection
+        self.decoder = decoder
         self.base_name, self.profile = base_name, profile
         self._guard: OutputGuard | None = None
         self.known_titles = set(known_titles)
@@ -249,11 +253,13 @@ class Explainer:
 
     @classmethod
     def load(cls, settings: Settings, checkpoint: Path | None = None, *, merge: bool = True,
-             int8: bool = False) -> Explainer:
+             int8: bool = False, fast: bool | None = None) -> Explainer:
         """The trained explainer: ``checkpoint``, else ``settings.explainer_checkpoint``, else the
         one shipped for the profile. ``merge`` folds LoRA into the base weights (faster);
         ``int8`` then quantises the linear layers (CPU only; faster, but see the README's
-        explainer section for what it costs in quality)."""
+        explainer section for what it costs in quality). ``fast`` generates with
+        ``fastdecode.FastDecoder`` (static KV cache, one CUDA graph per decode step) when the
+        merged LM is Llama-architecture; default: on CUDA only."""
         from peft import PeftModel
         from safetensors.torch import load_file
 
@@ -279,11 +285,14 @@ class Explainer:
             if int8 and lm.device.type == "cpu":
                 lm = _quantize_int8(lm)
         lm.eval()
+        decoder = None
+        if merge and not int8 and (fast if fast is not None else lm.device.type == "cuda"):
+            decoder = _fast_decoder(lm)
         projection = MusicProjection(manifest["music_dim"], hidden)
         projection.load_state_dict(load_file(ckpt / "projection.safetensors"))
         projection.to(base.model.device).eval()
         return cls(lm, base.tokenizer, projection, base_name=base.name, profile=settings.profile,
-                   max_new_tokens=manifest.get("max_new_tokens", MAX_NEW_TOKENS))
+                   max_new_tokens=manifest.get("max_new_tokens", MAX_NEW_TOKENS), decoder=decoder)
 
     def save(self, out: Path, manifest: dict) -> None:
         """Adapter + projection + manifest.json into ``out`` (a few MB)."""
@@ -418,10 +427,15 @@ class Explainer:
 
         inputs = self.batch(contexts, music=music)
         inputs.pop("position_ids")  # generate derives them from the mask, per step
-        config = GenerationConfig(
-            max_new_tokens=min(max_new_tokens or self.max_new_tokens, MAX_NEW_TOKENS), do_sample=False,
-            pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.tokenizer.eos_token_id)
-        out = self.lm.generate(**inputs, generation_config=config)
+        limit = min(max_new_tokens or self.max_new_tokens, MAX_NEW_TOKENS)
+        if self.decoder is not None:
+            out = self.decoder.generate(inputs_embeds=inputs["inputs_embeds"], attention_mask=inputs["attention_mask"],
+                                        max_new_tokens=limit, stop_ids=[self.tokenizer.eos_token_id],
+                                        pad_id=self.tokenizer.pad_token_id)
+        else:
+            config = GenerationConfig(max_new_tokens=limit, do_sample=False, pad_token_id=self.tokenizer.pad_token_id,
+                                      eos_token_id=self.tokenizer.eos_token_id)
+            out = self.lm.generate(**inputs, generation_config=config)
         return [_whole_sentences(t) for t in self.tokenizer.batch_decode(out, skip_special_tokens=True)]
 
     def explain(self, contexts: list[PickContext], *, known_titles: Collection[str] | None = None,
@@ -435,6 +449,15 @@ class Explainer:
             guard = OutputGuard(known_titles)
         texts = self.generate(contexts, music=music)
         return [guard.apply(t, c.track, c.video_labels) for t, c in zip(texts, contexts, strict=True)]
+
+
+def _fast_decoder(lm: nn.Module) -> FastDecoder | None:
+    """A FastDecoder over the merged ``lm``, or None (logged) for an architecture it cannot run."""
+    reason = unsupported_reason(lm)
+    if reason:
+        log.info("explainer generates with transformers' generate: %s", reason)
+        return None
+    return FastDecoder(lm)
 
 
 def _quantize_int8(lm: nn.Module) -> nn.Module:
