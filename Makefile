@@ -11,12 +11,13 @@ APT_PACKAGES := redis-server postgresql ffmpeg chromium
 # pip's extra index on these machines prints one harmless warning per package: hide them.
 PIPQ := grep -v "is ignored: it is neither a file nor a directory" || true
 
-.PHONY: help setup system demo test check-deps clean-venv
+.PHONY: help setup system demo test bench bench-quick check-deps clean-venv
 
 help:
 	@echo "make demo   set up, then run a two-turn conversation on a sample video"
 	@echo "make test   set up, then run the whole test suite"
 	@echo "make setup  only set up (Debian packages, .venv)"
+	@echo "make bench  run every benchmark (full mode) and write bench/RESULTS.md; make bench-quick: ~3 minutes"
 
 setup: system $(VENV)/.installed
 
@@ -51,6 +52,14 @@ demo: setup
 
 test: setup
 	MUSECHAT_TEST_REQUIRE_SERVICES=1 $(PY) -m pytest -q
+
+# Benchmarks read the configured installation (MUSECHAT_DATA_DIR with a catalog) for the
+# model latencies; one torch thread per process unless MUSECHAT_TORCH_THREADS says otherwise.
+bench: setup
+	MUSECHAT_TORCH_THREADS=$${MUSECHAT_TORCH_THREADS:-1} $(PY) bench/run.py --full
+
+bench-quick: setup
+	MUSECHAT_TORCH_THREADS=$${MUSECHAT_TORCH_THREADS:-1} $(PY) bench/run.py --quick
 
 clean-venv:
 	rm -rf $(VENV)

@@ -16,7 +16,7 @@ decode_video's time over the faster ffmpeg's (target: <= 1.0), in wall-clock and
 seconds (the steadier figure on a shared machine). Both sides decode with their default
 threading; --threads sets ffmpeg's.
 
-    .venv/bin/python bench/decode_vs_ffmpeg.py [--gop N] [--threads N] [--keep DIR]
+    .venv/bin/python bench/decode_vs_ffmpeg.py [--gop N] [--threads N] [--keep DIR] [--quick] [--json]
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import emit_json  # noqa: E402
 from core.config import Settings  # noqa: E402
 from core.media import decode_video  # noqa: E402
 
@@ -110,57 +111,82 @@ def median_times(fns: dict, repeats: int) -> dict[str, tuple[float, float, bytes
             for name in fns}
 
 
+def measure(repeats: int = 5, gop: int | None = None, threads: int | None = None, keep: Path | None = None,
+            say=print, per_frame: bool = True) -> dict:
+    """Median wall and CPU milliseconds of decode_video and the ffmpeg invocations (without
+    ``per_frame``: the one-process one only), measured interleaved in one run, and
+    decode_video's ratio to the faster ffmpeg."""
+    workdir = keep or Path(tempfile.mkdtemp(prefix="musechat-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    clip = workdir / f"clip_{WIDTH}x{HEIGHT}_{SECONDS}s_gop{gop or 'default'}.mp4"
+    if not clip.exists():
+        say(f"writing {clip.name} ...")
+        make_clip(clip, gop)
+    try:
+        fns = {"ours": lambda: ours(clip), "one": lambda: ffmpeg_one_process(clip, threads)}
+        if per_frame:
+            fns["per"] = lambda: ffmpeg_per_frame(clip, threads)
+        results = median_times(fns, repeats)
+        (t_ours, c_ours, frames_ours), (t_one, c_one, frames_one) = results["ours"], results["one"]
+        t_per, c_per, frames_per = results.get("per", (float("inf"), float("inf"), None))
+    finally:
+        if keep is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    ours_px = np.frombuffer(frames_ours, dtype=np.uint8).astype(np.int16)
+    pixel_diff = {}
+    for name, data in (("one_process", frames_one), ("per_frame", frames_per)):
+        if data is None:
+            continue
+        if len(data) != len(frames_ours):
+            say(f"warning: ffmpeg {name} returned {len(data)} bytes, ours {len(frames_ours)}")
+            continue
+        # Not zero: ffmpeg's -ss takes the first frame at/after each time, decode_video the
+        # one on screen then (<= 1 frame apart), and the scalers differ (bicubic/bilinear).
+        pixel_diff[name] = round(float(np.abs(np.frombuffer(data, dtype=np.uint8).astype(np.int16) - ours_px).mean()), 1)
+    best = min(t_one, t_per)
+    best_cpu = c_one if t_one <= t_per else c_per
+    return {"clip": f"{SECONDS} s {WIDTH}x{HEIGHT} H.264 {FPS} fps, gop {gop or 'libx264 default'}",
+            "frames": N, "repeats": repeats, "ffmpeg_threads": threads,
+            "decode_video_ms": round(t_ours * 1000, 1), "decode_video_cpu_ms": round(c_ours * 1000, 1),
+            "ffmpeg_one_process_ms": round(t_one * 1000, 1), "ffmpeg_one_process_cpu_ms": round(c_one * 1000, 1),
+            "ffmpeg_per_frame_ms": round(t_per * 1000, 1) if per_frame else None,
+            "ffmpeg_per_frame_cpu_ms": round(c_per * 1000, 1) if per_frame else None,
+            "ratio_wall": round(t_ours / best, 3), "ratio_cpu": round(c_ours / best_cpu, 3),
+            "mean_abs_pixel_diff": pixel_diff}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--gop", type=int, default=None,
                         help="keyframe interval in frames (default: libx264's, 250)")
     parser.add_argument("--threads", type=int, default=None,
                         help="ffmpeg decoder threads (default: ffmpeg's choice)")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=None, help="timed rounds (default 5; --quick: 1)")
     parser.add_argument("--keep", type=Path, default=None,
                         help="directory to keep (and reuse) the generated clip in")
+    parser.add_argument("--quick", action="store_true",
+                        help="one timed round, against the one-process ffmpeg only")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
     if shutil.which("ffmpeg") is None:
         sys.exit("the ffmpeg CLI is needed (Debian package ffmpeg)")
-
-    workdir = args.keep or Path(tempfile.mkdtemp(prefix="musechat-bench-"))
-    workdir.mkdir(parents=True, exist_ok=True)
-    clip = workdir / f"clip_{WIDTH}x{HEIGHT}_{SECONDS}s_gop{args.gop or 'default'}.mp4"
-    if not clip.exists():
-        print(f"writing {clip.name} ...", flush=True)
-        make_clip(clip, args.gop)
-    try:
-        results = median_times({
-            "ours": lambda: ours(clip),
-            "one": lambda: ffmpeg_one_process(clip, args.threads),
-            "per": lambda: ffmpeg_per_frame(clip, args.threads),
-        }, args.repeats)
-        (t_ours, c_ours, frames_ours), (t_one, c_one, frames_one), (t_per, c_per, frames_per) = (
-            results.values())
-    finally:
-        if args.keep is None:
-            shutil.rmtree(workdir, ignore_errors=True)
-
-    ours_px = np.frombuffer(frames_ours, dtype=np.uint8).astype(np.int16)
-    for name, data in (("one process", frames_one), ("16 processes", frames_per)):
-        if len(data) != len(frames_ours):
-            print(f"warning: ffmpeg {name} returned {len(data)} bytes, ours {len(frames_ours)}")
-            continue
-        # Not zero: ffmpeg's -ss takes the first frame at/after each time, decode_video the
-        # one on screen then (<= 1 frame apart), and the scalers differ (bicubic/bilinear).
-        diff = np.abs(np.frombuffer(data, dtype=np.uint8).astype(np.int16) - ours_px).mean()
-        print(f"mean |pixel difference| vs ffmpeg {name}: {diff:.1f} / 255")
-    best = min(t_one, t_per)
-    best_cpu = c_one if t_one <= t_per else c_per
-    gop = args.gop or "libx264 default"
-    print(f"clip: {SECONDS} s {WIDTH}x{HEIGHT} H.264 {FPS} fps, gop {gop}, ffmpeg threads "
-          f"{args.threads or 'default'}; {N} frames -> {SIZE}x{SIZE} RGB; median of {args.repeats}")
+    repeats = args.repeats or (1 if args.quick else 5)
+    say = (lambda m: print(m, file=sys.stderr)) if args.json else print
+    r = measure(repeats, args.gop, args.threads, args.keep, say, per_frame=not args.quick)
+    if args.json:
+        emit_json(r)
+        return
+    for name, diff in r["mean_abs_pixel_diff"].items():
+        print(f"mean |pixel difference| vs ffmpeg {name.replace('_', ' ')}: {diff:.1f} / 255")
+    print(f"clip: {r['clip']}, ffmpeg threads {args.threads or 'default'}; {N} frames -> {SIZE}x{SIZE} RGB; "
+          f"median of {repeats}")
     print(f"{'':22}{'wall ms':>10}{'CPU ms':>10}")
-    print(f"{'decode_video':22}{t_ours * 1000:10.0f}{c_ours * 1000:10.0f}")
-    print(f"{'ffmpeg one process':22}{t_one * 1000:10.0f}{c_one * 1000:10.0f}")
-    print(f"{'ffmpeg 16 processes':22}{t_per * 1000:10.0f}{c_per * 1000:10.0f}")
-    print(f"ratio decode_video / fastest ffmpeg: {t_ours / best:.2f}x wall, "
-          f"{c_ours / best_cpu:.2f}x CPU")
+    print(f"{'decode_video':22}{r['decode_video_ms']:10.0f}{r['decode_video_cpu_ms']:10.0f}")
+    print(f"{'ffmpeg one process':22}{r['ffmpeg_one_process_ms']:10.0f}{r['ffmpeg_one_process_cpu_ms']:10.0f}")
+    if r["ffmpeg_per_frame_ms"] is not None:
+        print(f"{'ffmpeg 16 processes':22}{r['ffmpeg_per_frame_ms']:10.0f}{r['ffmpeg_per_frame_cpu_ms']:10.0f}")
+    print(f"ratio decode_video / fastest ffmpeg: {r['ratio_wall']:.2f}x wall, {r['ratio_cpu']:.2f}x CPU")
 
 
 if __name__ == "__main__":

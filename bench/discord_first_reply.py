@@ -18,7 +18,7 @@ Reported: p50 / p99 / max of each, measured in the child from sending the event 
 Discord receiving the reply, and the bot's worst event-loop delay (and how much of it
 was code running on the loop) over the whole run.
 
-    .venv/bin/python bench/discord_first_reply.py [--conversations 100]
+    .venv/bin/python bench/discord_first_reply.py [--conversations 100] [--quick] [--json]
 """
 
 from __future__ import annotations
@@ -37,15 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
-
-
-def summary(values: list[float]) -> str:
-    ms = [v * 1000 for v in values]
-    return f"p50 {percentile(ms, 50):7.0f} ms   p99 {percentile(ms, 99):7.0f} ms   max {max(ms):7.0f} ms"
+from bench.common import emit_json, percentile, rss_mib  # noqa: E402
 
 
 # --- the child: fake Discord and the load ------------------------------------------------------
@@ -138,7 +130,7 @@ class CallbackTimer:
         self.longest_s = self.longest_cpu_s = 0.0
         self.what = ""
 
-async def bot_side(args, child: subprocess.Popen, urls: dict) -> dict:
+async def bot_side(child: subprocess.Popen, urls: dict) -> dict:
     import discord
     import yarl
     from discord.gateway import DiscordWebSocket
@@ -170,19 +162,18 @@ async def bot_side(args, child: subprocess.Popen, urls: dict) -> dict:
     return {"measured": json.loads(line), "blocks": blocks}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--conversations", type=int, default=100)
-    parser.add_argument("--channels", type=int, default=20,
-                        help="channels the conversations are spread over (Discord serialises each channel's "
-                             "thread creations and reactions)")
-    parser.add_argument("--fake", action="store_true", help=argparse.SUPPRESS)  # the child process
-    parser.add_argument("--media", type=Path, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.fake:
-        asyncio.run(fake_side(args.conversations, args.channels, args.media))
-        return
+def stats_ms(values: list[float]) -> dict:
+    ms = [v * 1000 for v in values]
+    if not ms:
+        return {"n": 0}
+    return {"n": len(ms), "p50_ms": round(percentile(ms, 50), 1), "p99_ms": round(percentile(ms, 99), 1),
+            "max_ms": round(max(ms), 1)}
 
+
+def measure(conversations: int = 100, channels: int = 20) -> dict:
+    """Per mode ("slash", "mention"): first reply and started latencies (ms: p50, p99, max,
+    and how many of ``conversations`` got there), the longest single event-loop callback
+    and worst tick delay (ms); plus the bot process's memory in MiB after the run."""
     from tests.services import PostgresServer, RedisServer
 
     root = Path(tempfile.mkdtemp(prefix="musechat-discord-bench-"))
@@ -196,27 +187,64 @@ def main() -> None:
 
         migrate.upgrade()
         (root / "media").mkdir()
-        child = subprocess.Popen([sys.executable, __file__, "--fake", "--conversations", str(args.conversations),
-                                  "--channels", str(args.channels), "--media", str(root / "media")], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                 cwd=ROOT)
+        child = subprocess.Popen([sys.executable, __file__, "--fake", "--conversations", str(conversations),
+                                  "--channels", str(channels), "--media", str(root / "media")],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT)
         urls = json.loads(child.stdout.readline())
-        out = asyncio.run(bot_side(args, child, urls))
+        out = asyncio.run(bot_side(child, urls))
         child.wait(30)
     finally:
         redis.stop()
         pg.stop()
         shutil.rmtree(root, ignore_errors=True)
-    n = args.conversations
+    result = {"conversations": conversations, "channels": channels, "cpus": os.cpu_count()}
+    for mode in ("slash", "mention"):
+        m = out["measured"][mode]
+        late, busy, longest, longest_cpu, what = out["blocks"][mode]
+        result[mode] = {"first_reply": stats_ms(m["first"]), "started": stats_ms(m["started"]),
+                        "longest_callback_ms": round(longest * 1000, 1),
+                        "longest_callback_cpu_ms": round(longest_cpu * 1000, 1), "longest_callback": what,
+                        "worst_tick_delay_ms": round(late * 1000, 1), "loop_busy_ms": round(busy * 1000, 1)}
+    # The bot ran in this process (the fake Discord in a child): its memory after start-up
+    # and the whole run. A bot process must never load torch.
+    result["rss_mib"], result["peak_rss_mib"] = rss_mib()
+    result["torch_imported"] = "torch" in sys.modules
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--conversations", type=int, default=None,
+                        help="conversations started at once (default 100; --quick: 20)")
+    parser.add_argument("--channels", type=int, default=20,
+                        help="channels the conversations are spread over (Discord serialises each channel's "
+                             "thread creations and reactions)")
+    parser.add_argument("--quick", action="store_true", help="20 conversations")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--fake", action="store_true", help=argparse.SUPPRESS)  # the child process
+    parser.add_argument("--media", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    n = args.conversations or (20 if args.quick else 100)
+    if args.fake:
+        asyncio.run(fake_side(n, args.channels, args.media))
+        return
+    r = measure(n, args.channels)
+    if args.json:
+        emit_json(r)
+        return
     print(f"{n} conversations at once in {args.channels} channels, fake Discord in a separate process; "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     for mode, label in (("slash", "/recommend"), ("mention", "mention + video")):
-        m = out["measured"][mode]
-        late, busy, longest, longest_cpu, what = out["blocks"][mode]
+        m = r[mode]
         print(f"{label}:")
-        print(f"  first reply ({len(m['first'])}/{n}):  {summary(m['first'])}")
-        print(f"  started     ({len(m['started'])}/{n}):  {summary(m['started'])}")
-        print(f"  event loop: longest single callback {longest * 1000:.0f} ms wall / {longest_cpu * 1000:.0f} ms CPU "
-              f"({what}); worst tick delay {late * 1000:.0f} ms (loop thread busy {busy * 1000:.0f} ms of it)")
+        for key, name in (("first_reply", "first reply"), ("started", "started    ")):
+            x = m[key]
+            print(f"  {name} ({x['n']}/{n}):  p50 {x.get('p50_ms', 0):7.0f} ms   p99 {x.get('p99_ms', 0):7.0f} ms   "
+                  f"max {x.get('max_ms', 0):7.0f} ms")
+        print(f"  event loop: longest single callback {m['longest_callback_ms']:.0f} ms wall / "
+              f"{m['longest_callback_cpu_ms']:.0f} ms CPU ({m['longest_callback']}); worst tick delay "
+              f"{m['worst_tick_delay_ms']:.0f} ms (loop thread busy {m['loop_busy_ms']:.0f} ms of it)")
+    print(f"bot process memory: RSS {r['rss_mib']:.0f} MiB, peak {r['peak_rss_mib']:.0f} MiB")
 
 
 if __name__ == "__main__":

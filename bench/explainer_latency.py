@@ -1,6 +1,6 @@
 """Explanation latency for one turn's 3 picks with the offline profile, and worker memory.
 
-    .venv/bin/python bench/explainer_latency.py [--threads 2] [--runs 5] [--checkpoint DIR]
+    .venv/bin/python bench/explainer_latency.py [--threads 2] [--runs 5] [--checkpoint DIR] [--quick] [--json]
 
 Loads the explainer once (as a worker does), warms up, then times ``Explainer.explain`` on
 3 picks in one batched call. Picks come from the configured catalog when it has tracks,
@@ -19,15 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-
-def rss_mb() -> tuple[float, float]:
-    """(current, peak) resident set size of this process in MiB."""
-    fields = {}
-    for line in Path("/proc/self/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            fields[key] = int(value.split()[0]) / 1024
-    return fields["VmRSS"], fields["VmHWM"]
+from bench.common import emit_json, rss_mib  # noqa: E402
 
 
 def picks(settings, music_dim: int):
@@ -54,55 +46,75 @@ def picks(settings, music_dim: int):
             for f, lab, p in zip(facts, labels, prefs)]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--checkpoint", type=Path, default=None)
-    parser.add_argument("--int8", action="store_true", help="dynamic int8 linear layers (faster, lower quality)")
-    args = parser.parse_args()
-
+def measure(threads: int = 2, runs: int = 5, checkpoint: Path | None = None, int8: bool = False) -> dict:
+    """Median seconds for one turn's 3 picks (one batched call, after a warm-up call), CPU
+    seconds per call, new tokens per pick, and this process's memory in MiB."""
     import torch
 
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(threads)
     from core.config import get_settings
     from core.explainer.model import Explainer
 
     settings = get_settings()
-    base_rss, _ = rss_mb()
+    base_rss, _ = rss_mib()
     t0 = time.perf_counter()
-    explainer = Explainer.load(settings, args.checkpoint, int8=args.int8)
+    explainer = Explainer.load(settings, checkpoint, int8=int8)
     load_s = time.perf_counter() - t0
-    loaded_rss, _ = rss_mb()
+    loaded_rss, _ = rss_mib()
     contexts = picks(settings, explainer.projection.music_dim)
     titles = {c.track.title for c in contexts}
 
     explainer.explain(contexts, known_titles=titles)  # warm-up: first call allocates caches
     times, cpu, tokens = [], [], []
-    for _ in range(args.runs):
+    for _ in range(runs):
         t0, c0 = time.perf_counter(), time.process_time()
         texts = explainer.generate(contexts)
         times.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
         tokens.append([len(explainer.tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts])
     shown = explainer.explain(contexts, known_titles=titles)
-    fallbacks = sum(e.fallback for e in shown)
-    rss, peak = rss_mb()
+    rss, peak = rss_mib()
+    return {"device": str(explainer.device), "torch_threads": torch.get_num_threads(), "base": explainer.base_name,
+            "int8": int8, "runs": runs, "load_s": round(load_s, 2),
+            "median_s": round(statistics.median(times), 3), "min_s": round(min(times), 3),
+            "max_s": round(max(times), 3), "cpu_median_s": round(statistics.median(cpu), 3),
+            "max_new_tokens_per_pick": max(max(t) for t in tokens),
+            "mean_new_tokens_per_pick": round(statistics.mean(x for t in tokens for x in t), 1),
+            "token_bound": explainer.max_new_tokens,
+            "rss_before_load_mib": base_rss, "rss_after_load_mib": loaded_rss, "rss_mib": rss, "peak_rss_mib": peak,
+            "fallbacks": sum(e.fallback for e in shown),
+            "examples": [{"title": c.track.title, "text": e.text, "fallback": e.fallback}
+                         for c, e in zip(contexts, shown)]}
 
-    print(f"device: {explainer.device}, torch threads: {torch.get_num_threads()}, base: {explainer.base_name}"
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=None, help="timed calls after a warm-up (default 5; --quick: 1)")
+    parser.add_argument("--checkpoint", type=Path, default=None)
+    parser.add_argument("--int8", action="store_true", help="dynamic int8 linear layers (faster, lower quality)")
+    parser.add_argument("--quick", action="store_true", help="one timed call")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args()
+    r = measure(args.threads, args.runs or (1 if args.quick else 5), args.checkpoint, args.int8)
+    if args.json:
+        emit_json(r)
+        return
+    print(f"device: {r['device']}, torch threads: {r['torch_threads']}, base: {r['base']}"
           f"{', int8' if args.int8 else ''}; load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    print(f"load: {load_s:.2f} s (explainer + converted SmolLM2)")
-    print(f"3 picks, one batched call, {args.runs} runs: median {statistics.median(times):.2f} s, "
-          f"min {min(times):.2f} s, max {max(times):.2f} s (target <= 3 s)")
+    print(f"load: {r['load_s']:.2f} s (explainer + converted SmolLM2)")
+    print(f"3 picks, one batched call, {r['runs']} runs: median {r['median_s']:.2f} s, "
+          f"min {r['min_s']:.2f} s, max {r['max_s']:.2f} s (target <= 3 s)")
     # CPU seconds spent by this process: what the call costs on cores nobody else uses
     # (with one thread, about the wall time on an idle machine).
-    print(f"CPU time per call: median {statistics.median(cpu):.2f} s")
-    print(f"new tokens per pick: max {max(max(t) for t in tokens)}, mean {statistics.mean(x for t in tokens for x in t):.1f} "
-          f"(bound {explainer.max_new_tokens})")
-    print(f"memory: RSS {rss:.0f} MiB (before load {base_rss:.0f}, after load {loaded_rss:.0f}), peak {peak:.0f} MiB")
-    print(f"fallbacks: {fallbacks}/3")
-    for c, e in zip(contexts, shown):
-        print(f"- {c.track.title}: {e.text}{'  [fallback]' if e.fallback else ''}")
+    print(f"CPU time per call: median {r['cpu_median_s']:.2f} s")
+    print(f"new tokens per pick: max {r['max_new_tokens_per_pick']}, mean {r['mean_new_tokens_per_pick']:.1f} "
+          f"(bound {r['token_bound']})")
+    print(f"memory: RSS {r['rss_mib']:.0f} MiB (before load {r['rss_before_load_mib']:.0f}, after load "
+          f"{r['rss_after_load_mib']:.0f}), peak {r['peak_rss_mib']:.0f} MiB")
+    print(f"fallbacks: {r['fallbacks']}/3")
+    for e in r["examples"]:
+        print(f"- {e['title']}: {e['text']}{'  [fallback]' if e['fallback'] else ''}")
 
 
 if __name__ == "__main__":

@@ -9,12 +9,12 @@ Not a test: numbers, not pass/fail.
 
     python bench/moderation_list.py                      # throwaway PostgreSQL
     python bench/moderation_list.py --url postgresql+psycopg://user@host/empty_db --json
+    python bench/moderation_list.py --quick        # 2,000 conversations, 5 requests each
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import statistics
 import sys
@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import emit_json  # noqa: E402
 
 TARGET_MS = 200.0
 SCENARIOS = {
@@ -78,17 +80,10 @@ def run(url: str, conversations: int, runs: int, say) -> dict:
             "worst_p95_ms": max(r["p95_ms"] for r in results.values())}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", help="an empty PostgreSQL database (default: start a throwaway server)")
-    parser.add_argument("--conversations", type=int, default=10_000)
-    parser.add_argument("--runs", type=int, default=20, help="timed requests per scenario")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    args = parser.parse_args()
-    say = (lambda _m: None) if args.json else (lambda m: print(m, file=sys.stderr))
-
+def measure(url: str | None = None, conversations: int = 10_000, runs: int = 20, say=print) -> dict:
+    """The list page's server-side time per filter scenario (ms: median, p95, max) with
+    ``conversations`` seeded into ``url`` or a throwaway PostgreSQL."""
     server = None
-    url = args.url
     if url is None:
         from sqlalchemy import create_engine, text
 
@@ -102,15 +97,28 @@ def main() -> None:
         admin.dispose()
         url = server.url_for("bench")
     try:
-        report = run(url, args.conversations, args.runs, say)
+        return run(url, conversations, runs, say)
     finally:
         from core.db.session import dispose_all
 
         dispose_all()
         if server is not None:
             server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", help="an empty PostgreSQL database (default: start a throwaway server)")
+    parser.add_argument("--conversations", type=int, default=None, help="default 10,000 (--quick: 2,000)")
+    parser.add_argument("--runs", type=int, default=None, help="timed requests per scenario (default 20; --quick: 5)")
+    parser.add_argument("--quick", action="store_true", help="2,000 conversations, 5 requests per scenario")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args()
+    say = (lambda m: print(m, file=sys.stderr))
+    report = measure(args.url, args.conversations or (2_000 if args.quick else 10_000),
+                     args.runs or (5 if args.quick else 20), say)
     if args.json:
-        print(json.dumps(report, indent=2))
+        emit_json(report)
         return
     print(f"list page, {report['conversations']:,} conversations in PostgreSQL, "
           f"server-side time over {report['runs']} requests (target ≤ {TARGET_MS:.0f} ms)")

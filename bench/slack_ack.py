@@ -9,13 +9,14 @@ with replies in those threads once "listeningâ€¦" is posted there (next turns) â
 reports the time from sending a request to receiving its acknowledgement: p50, p99 and
 max, plus how long the queued work took.
 
-    .venv/bin/python bench/slack_ack.py [--events 200] [--concurrency 1]
+    .venv/bin/python bench/slack_ack.py [--events 200] [--concurrency 1] [--quick] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -26,18 +27,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
+from bench.common import emit_json, percentile, rss_mib  # noqa: E402
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=200)
-    parser.add_argument("--concurrency", type=int, default=1, help="requests in flight at once")
-    args = parser.parse_args()
-
+def measure(events: int = 200, concurrency: int = 1) -> dict:
+    """Ack latency in ms (p50, p99, max, mean) over ``events`` signed requests, seconds until
+    the queued work was done, and this process's memory (the Slack app's process) in MiB."""
     root = Path(tempfile.mkdtemp(prefix="musechat-slack-bench-"))
     for key in [k for k in os.environ if k.startswith(("MUSECHAT_", "SLACK_"))]:
         del os.environ[key]
@@ -85,26 +80,50 @@ def main() -> None:
     threads: dict[int, str] = {}
     slack.event(message("warm-up", channel="C0", thread_ts="1.0"), event_id="EvWarm")  # first-request set-up
     started = time.perf_counter()
-    with ThreadPoolExecutor(args.concurrency) as pool:
-        latencies = list(pool.map(one, range(args.events)))
+    with ThreadPoolExecutor(concurrency) as pool:
+        latencies = list(pool.map(one, range(events)))
     sent = time.perf_counter() - started
-    while any(not f.done() for f in bot.intake.futures) or len(mock.posts()) < args.events:
+    while any(not f.done() for f in bot.intake.futures) or len(mock.posts()) < events:
         if time.perf_counter() - started > 300:
             break
         time.sleep(0.05)
     worked = time.perf_counter() - started
     ms = [x * 1000 for x in latencies]
-    turns = sum(len(service.conversation(c)) for c in range(1, args.events + 1)
+    turns = sum(len(service.conversation(c)) for c in range(1, events + 1)
                 if _exists(service, c))
-    print(f"events: {args.events} ({args.events // 2} mentions with a video, {args.events - args.events // 2} "
-          f"thread replies), concurrency {args.concurrency}, CPUs {os.cpu_count()}")
-    print(f"ack latency: p50 {percentile(ms, 50):.1f} ms, p99 {percentile(ms, 99):.1f} ms, "
-          f"max {max(ms):.1f} ms, mean {statistics.mean(ms):.1f} ms")
-    print(f"all requests sent in {sent:.1f} s; queued work (downloads, turns, replies) done after {worked:.1f} s; "
-          f"turns stored: {turns}")
+    out = {"events": events, "mentions": events // 2, "replies": events - events // 2, "concurrency": concurrency,
+           "ack_p50_ms": round(percentile(ms, 50), 1), "ack_p99_ms": round(percentile(ms, 99), 1),
+           "ack_max_ms": round(max(ms), 1), "ack_mean_ms": round(statistics.mean(ms), 1),
+           "sent_s": round(sent, 1), "work_done_s": round(worked, 1), "turns_stored": turns}
     server.shutdown()
     bot.stop()
     mock.close()
+    shutil.rmtree(root, ignore_errors=True)
+    # The app's process after start-up and the whole run (the mock Slack shares it, so this
+    # is an upper bound for the app alone); a bot process must never load torch.
+    out["rss_mib"], out["peak_rss_mib"] = rss_mib()
+    out["torch_imported"] = "torch" in sys.modules
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=None, help="signed requests (default 200; --quick: 40)")
+    parser.add_argument("--concurrency", type=int, default=1, help="requests in flight at once")
+    parser.add_argument("--quick", action="store_true", help="40 events")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args()
+    r = measure(args.events or (40 if args.quick else 200), args.concurrency)
+    if args.json:
+        emit_json(r)
+        return
+    print(f"events: {r['events']} ({r['mentions']} mentions with a video, {r['replies']} "
+          f"thread replies), concurrency {r['concurrency']}, CPUs {os.cpu_count()}")
+    print(f"ack latency: p50 {r['ack_p50_ms']:.1f} ms, p99 {r['ack_p99_ms']:.1f} ms, "
+          f"max {r['ack_max_ms']:.1f} ms, mean {r['ack_mean_ms']:.1f} ms")
+    print(f"all requests sent in {r['sent_s']:.1f} s; queued work (downloads, turns, replies) done after "
+          f"{r['work_done_s']:.1f} s; turns stored: {r['turns_stored']}")
+    print(f"app process memory: RSS {r['rss_mib']:.0f} MiB, peak {r['peak_rss_mib']:.0f} MiB")
 
 
 def _exists(service, conversation_id: int) -> bool:

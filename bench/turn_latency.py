@@ -15,10 +15,11 @@ build one with `musechat catalog demo`) and measures, after the models are loade
    solo` process, sends --conversations first turns (distinct 10 s 640x360 clips) and one
    feedback turn each, and reports turns per minute.
 
-Median of --repeats runs. Conversations made here are deleted at the end (forget-me for
+Median of --repeats runs after a warm-up run; the worker's peak resident memory after
+serving its turns. ``--quick``: one run, no throughput. Conversations made here are deleted at the end (forget-me for
 the user "bench").
 
-    .venv/bin/python bench/turn_latency.py [--repeats 5] [--conversations 6] [--no-throughput]
+    .venv/bin/python bench/turn_latency.py [--repeats 5] [--conversations 6] [--no-throughput] [--quick] [--json]
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import emit_json, rss_mib  # noqa: E402
 from core.config import get_settings  # noqa: E402
 from core.conversation.service import ConversationService  # noqa: E402
 from core.media import decode_video  # noqa: E402
@@ -79,39 +81,41 @@ def write_clip(path: Path, seconds: float, width: int, height: int, fps: int = 3
     return path
 
 
-def med(values: list[float]) -> str:
-    return f"{statistics.median(values):7.3f} s" if values else "      — "
+def med(values: list[float]) -> float | None:
+    return round(statistics.median(values), 3) if values else None
 
 
-def stage_breakdown(service: ConversationService, clip: Path, repeats: int) -> None:
+def stage_breakdown(service: ConversationService, clip: Path, repeats: int) -> dict:
+    """Turn 1 stage by stage, in seconds (median of ``repeats`` after one warm-up run)."""
+    from core.engine import TrackFilter, VideoAnalysis
+
     engine = service.engine
     settings = service.settings
     stages: dict[str, list[float]] = {"decode": [], "encode": [], "search": [], "explain": []}
-    for _ in range(repeats):
+    for i in range(repeats + 1):
         t0 = time.perf_counter()
         video = decode_video(clip, num_frames=settings.num_frames, settings=settings)
         t1 = time.perf_counter()
         feats, labels = engine.encoders.frames.encode_with_labels(video.frames, k=3)
         t2 = time.perf_counter()
-        from core.engine import TrackFilter, VideoAnalysis
-
         analysis = VideoAnalysis("bench", video.duration_s, feats, labels, engine.encoders.frames.name)
         picks = engine.recommend(analysis, preference=None, previous_track_id=None, filters=TrackFilter(),
                                  exclude=(), k=settings.top_k)
         t3 = time.perf_counter()
         engine.explain(analysis, picks, None)
         t4 = time.perf_counter()
+        if i == 0:
+            continue  # warm-up: first calls allocate caches
         for name, value in zip(stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
             stages[name].append(value)
-    print(f"turn 1 by stage (30 s 1280x720 clip, {settings.num_frames} frames, top {settings.top_k}), median of {repeats}:")
-    for name, values in stages.items():
-        print(f"  {name:8s} {med(values)}")
-    picks_s = sum(statistics.median(stages[k]) for k in ("decode", "encode", "search"))
-    print(f"  = picks  {picks_s:7.3f} s (target <= 3 s), explanations +{statistics.median(stages['explain']):.3f} s "
-          "(target <= 3 s)")
+    out = {f"{name}_s": med(values) for name, values in stages.items()}
+    out["picks_s"] = round(sum(out[f"{k}_s"] for k in ("decode", "encode", "search")), 3)
+    return out
 
 
-def service_turns(service: ConversationService, clip: Path, repeats: int) -> None:
+def service_turns(service: ConversationService, clip: Path, repeats: int) -> dict:
+    """Turns 1 and 2 through the conversation service in-process: seconds from the job's
+    start to picks stored and to explanations stored (medians)."""
     first_picks, first_expl, second_picks, second_expl = [], [], [], []
     for i in range(repeats):
         # A fresh upload each time, so turn 1 really decodes: drop the cached features.
@@ -126,16 +130,17 @@ def service_turns(service: ConversationService, clip: Path, repeats: int) -> Non
         assert "analyse" not in v2.timings
         second_picks.append(v2.timings["to_picks"])
         second_expl.append(v2.timings["to_explanations"])
-    print(f"through the conversation service (in-process), median of {repeats}:")
-    print(f"  turn 1: picks {med(first_picks)}, explanations {med(first_expl)}")
-    print(f"  turn 2: picks {med(second_picks)} (target <= 0.5 s), explanations {med(second_expl)}")
+    return {"turn1_picks_s": med(first_picks), "turn1_explanations_s": med(first_expl),
+            "turn1_explain_after_picks_s": med([e - p for p, e in zip(first_picks, first_expl)]),
+            "turn2_picks_s": med(second_picks), "turn2_explanations_s": med(second_expl)}
 
 
-def throughput(service: ConversationService, conversations: int, workdir: Path) -> None:
+def throughput(service: ConversationService, conversations: int, workdir: Path) -> dict:
+    """Turns per minute through one `musechat worker --pool solo` on a throwaway Redis, and
+    that worker's peak resident memory (MiB) after serving them."""
     redis = shutil.which("redis-server")
     if not redis:
-        print("throughput: skipped (no redis-server)")
-        return
+        return {"skipped": "no redis-server"}
     import socket
 
     with socket.socket() as s:
@@ -161,9 +166,10 @@ def throughput(service: ConversationService, conversations: int, workdir: Path) 
         views = [queued.wait(h.turn_id, timeout=1200) for h in firsts + seconds]
         elapsed = time.perf_counter() - t0
         assert all(v.status == "done" for v in views), [v.error for v in views]
+        rss, peak = rss_mib(worker.pid)  # the solo pool: the worker is this one process
         n = len(views)
-        print(f"one CPU worker (solo pool): {n} turns ({conversations} first turns on 10 s 640x360 clips + "
-              f"{conversations} feedback turns) in {elapsed:.1f} s = {n / elapsed * 60:.1f} turns/min")
+        return {"turns": n, "seconds": round(elapsed, 1), "turns_per_min": round(n / elapsed * 60, 1),
+                "worker_rss_mib": rss, "worker_peak_rss_mib": peak}
     finally:
         os.killpg(worker.pid, signal.SIGTERM)
         worker.wait(60)
@@ -171,33 +177,63 @@ def throughput(service: ConversationService, conversations: int, workdir: Path) 
         server.wait(10)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--conversations", type=int, default=6)
-    parser.add_argument("--no-throughput", action="store_true")
-    args = parser.parse_args()
-
+def measure(repeats: int = 5, conversations: int = 6, with_throughput: bool = True, say=print) -> dict:
     settings = get_settings()
     # In-process jobs for the latency part, whatever broker is configured.
     service = ConversationService(settings.model_copy(update={"broker_url": None}))
     t0 = time.perf_counter()
     service.warm_up()
-    print(f"models loaded in {time.perf_counter() - t0:.1f} s (profile {settings.profile}, "
-          f"device {settings.torch_device()}, torch threads {settings.torch_threads or 'default'})")
+    out = {"profile": settings.profile, "device": str(settings.torch_device()),
+           "torch_threads": settings.torch_threads, "num_frames": settings.num_frames, "top_k": settings.top_k,
+           "repeats": repeats, "models_load_s": round(time.perf_counter() - t0, 1)}
+    say(f"models loaded in {out['models_load_s']:.1f} s (profile {settings.profile}, "
+        f"device {settings.torch_device()}, torch threads {settings.torch_threads or 'default'})")
     workdir = Path(tempfile.mkdtemp(prefix="musechat-bench-"))
     try:
-        t0 = time.perf_counter()
         clip = write_clip(workdir / "clip_720p.mp4", 30, 1280, 720)
-        print(f"wrote a 30 s 1280x720 clip ({clip.stat().st_size / 1e6:.1f} MB) in {time.perf_counter() - t0:.1f} s")
-        stage_breakdown(service, clip, args.repeats)
-        service_turns(service, clip, args.repeats)
-        if not args.no_throughput:
-            throughput(service, args.conversations, workdir)
+        out["stages"] = stage_breakdown(service, clip, repeats)
+        say("turn 1 by stage done")
+        out["service"] = service_turns(service, clip, repeats)
+        say("turns through the conversation service done")
+        if with_throughput:
+            out["worker"] = throughput(service, conversations, workdir)
+            say("worker throughput done")
     finally:
         report = service.forget_user("bench", USER, actor="bench")
-        print(f"cleaned up {report.conversations} bench conversations")
+        say(f"cleaned up {report.conversations} bench conversations")
         shutil.rmtree(workdir, ignore_errors=True)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=None, help="timed runs after a warm-up (default 5; --quick: 1)")
+    parser.add_argument("--conversations", type=int, default=None, help="conversations for throughput (default 6)")
+    parser.add_argument("--no-throughput", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="one timed run, no worker throughput")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args()
+    say = (lambda m: print(m, file=sys.stderr)) if args.json else print
+    repeats = args.repeats or (1 if args.quick else 5)
+    r = measure(repeats, args.conversations or 6, not (args.no_throughput or args.quick), say)
+    if args.json:
+        emit_json(r)
+        return
+    st, sv = r["stages"], r["service"]
+    print(f"turn 1 by stage (30 s 1280x720 clip, {r['num_frames']} frames, top {r['top_k']}), median of {repeats}:")
+    for name in ("decode", "encode", "search", "explain"):
+        print(f"  {name:8s} {st[name + '_s']:7.3f} s")
+    print(f"  = picks  {st['picks_s']:7.3f} s (target <= 3 s), explanations +{st['explain_s']:.3f} s (target <= 3 s)")
+    print(f"through the conversation service (in-process), median of {repeats}:")
+    print(f"  turn 1: picks {sv['turn1_picks_s']:.3f} s, explanations {sv['turn1_explanations_s']:.3f} s")
+    print(f"  turn 2: picks {sv['turn2_picks_s']:.3f} s (target <= 0.5 s), explanations {sv['turn2_explanations_s']:.3f} s")
+    w = r.get("worker")
+    if w and "skipped" in w:
+        print(f"throughput: skipped ({w['skipped']})")
+    elif w:
+        print(f"one CPU worker (solo pool): {w['turns']} turns ({w['turns'] // 2} first turns on 10 s 640x360 clips + "
+              f"{w['turns'] // 2} feedback turns) in {w['seconds']:.1f} s = {w['turns_per_min']:.1f} turns/min; "
+              f"worker peak RSS {w['worker_peak_rss_mib']:.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from core.cli import catalog_cmds, db_cmds, doctor_cmds, eval_cmds, explainer_cm
 from core.cli.chat_cmds import chat
 from core.cli import data_cmds
 from core.cli import moderation_cmds
+from core.cli.bench_cmds import bench
 from core.errors import ConfigError, MuseChatError, UserError
 
 app = typer.Typer(
@@ -29,6 +30,7 @@ app = typer.Typer(
 app.add_typer(db_cmds.app, name="db")
 app.command("doctor")(doctor_cmds.doctor)
 app.command("config")(doctor_cmds.show_config)
+app.command("bench")(bench)
 app.command("chat")(chat)
 app.add_typer(data_cmds.app, name="data")
 app.add_typer(moderation_cmds.moderator_app, name="moderator")
