@@ -231,6 +231,10 @@ def machine() -> dict:
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                                 text=True, timeout=10).stdout.strip() or None
+        changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "bench", "core",
+                                  "bots", "workers"], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout
+        if commit and changed.strip():
+            commit += " with uncommitted changes"
     except (OSError, subprocess.SubprocessError):
         commit = None
     return {"cpu": cpu, "cores": os.cpu_count(), "ram_gib": ram_gib, "os": platform.platform(),
