@@ -96,7 +96,9 @@ class VectorIndex:
             if self.kind == "exact" or n_allowed <= 20_000:
                 scores, rows = self._exact_subset(q, k, allowed)
             else:
-                sel = faiss.IDSelectorBitmap(len(allowed), np.packbits(allowed, bitorder="little"))
+                # One argument: faiss takes the packed bytes (its n counts bytes) and keeps them
+                # alive as long as the selector; the two-argument form wants a raw pointer.
+                sel = faiss.IDSelectorBitmap(np.packbits(allowed, bitorder="little"))
                 scores, rows = self._search(q, k, sel)
                 if (rows >= 0).sum() < min(k, n_allowed):  # the graph ran out of allowed neighbours
                     scores, rows = self._exact_subset(q, k, allowed)

@@ -53,6 +53,19 @@ def test_filters_never_lose_results(n, limit):
         assert len(got) == min(10, len(allowed))
 
 
+def test_broad_filter_on_a_large_graph_searches_inside_it():
+    """More than 20,000 allowed tracks: the filter goes into the HNSW search as a bitmap."""
+    v, meta = _data(45_000, d=16)
+    index = VectorIndex(v, meta, exact_limit=0, hnsw_m=8, ef_construction=20)
+    q = v[3]
+    flt = TrackFilter(bpm_min=60, bpm_max=150)  # about three quarters of the tracks
+    assert meta.allowed(flt).sum() > 20_000
+    got = [s.track_id for s in index.search(q, 10, flt, exclude={103})]
+    allowed = set(meta.ids[meta.allowed(flt, {103})].tolist())
+    assert len(got) == 10 and set(got) <= allowed
+    assert len(set(got) & set(_brute(v, meta, q, 10, flt, {103}))) >= 8
+
+
 def test_unknown_facts_fail_closed():
     """A track whose vocals are unknown is not offered as 'instrumental only'."""
     v, meta = _data(20)
