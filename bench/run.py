@@ -1,7 +1,7 @@
 """The benchmark suite: runs every benchmark, prints each number beside its target, and
 writes ``bench/results/latest.json`` (and, for a full run, the table ``bench/RESULTS.md``).
 
-    .venv/bin/python bench/run.py [--quick | --full] [--only NAME ...] [--out DIR] [--markdown FILE]
+    .venv/bin/python bench/run.py [--quick | --full] [--only NAME ... [--update]] [--out DIR] [--markdown FILE]
     musechat bench [--quick | --full] [--only NAME ...]          # the same
 
 Each benchmark is one script in this folder, run in its own process (so one's memory,
@@ -339,6 +339,9 @@ def markdown(report: dict, gpu_section: str = "") -> str:
         f"{report['load_average_end'][0]:.2f} at the end: the machine was shared with other jobs, so "
         "the latencies are noisier than on a dedicated host.",
         "",
+        *[f"Re-run on {u['date']} at commit `{u['git_commit']}` (load average {u['load_average_start'][0]:.2f} → "
+          f"{u['load_average_end'][0]:.2f}): {', '.join(u['benchmarks'])}." for u in report.get("updates", [])],
+        *([""] if report.get("updates") else []),
         "Every figure is a median over repeated runs after a warm-up (p50/p99 over the requests where "
         "stated); ratios are measured side by side in the same run. Targets come from the project's issues "
         "(listed under the table). Nothing here is pass/fail.",
@@ -402,6 +405,25 @@ def details(name: str, raw: dict) -> str:
     return ""
 
 
+def merged(previous: dict, new: dict) -> dict:
+    """``previous`` with the benchmarks of ``new`` put in their place (suite order kept)."""
+    fresh = {b["name"]: b for b in new["benchmarks"]}
+    rows = {}
+    for row in previous["rows"] + new["rows"]:
+        rows.setdefault(row["benchmark"], [])
+    for name in rows:
+        source = new if name in fresh else previous
+        rows[name] = [r for r in source["rows"] if r["benchmark"] == name]
+    kept = {b["name"]: b for b in previous["benchmarks"]}
+    order = [b.name for b in BENCHMARKS if b.name in kept or b.name in fresh]
+    report = {**previous, "benchmarks": [fresh.get(n) or kept[n] for n in order],
+              "rows": [r for n in order for r in rows.get(n, [])]}
+    report["updates"] = previous.get("updates", []) + [
+        {"date": new["date"], "benchmarks": sorted(fresh), "git_commit": new["machine"]["git_commit"],
+         "load_average_start": new["load_average_start"], "load_average_end": new["load_average_end"]}]
+    return report
+
+
 def existing_gpu_section(path: Path) -> str:
     if not path.exists():
         return ""
@@ -410,18 +432,25 @@ def existing_gpu_section(path: Path) -> str:
     return text[i + 1:] if i >= 0 else ""
 
 
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def run_suite(quick: bool, only: list[str] | None = None, out: Path | None = None,
-              markdown_path: Path | None = None, say=print) -> dict:
+              markdown_path: Path | None = None, say=print, update: bool = False) -> dict:
     """Run the chosen benchmarks; write ``out``/latest.json and, when given, the Markdown
-    table to ``markdown_path``. Returns the report."""
+    table to ``markdown_path``. With ``update``, the chosen benchmarks replace theirs in the
+    existing ``out``/latest.json of the same mode and the others are kept. Returns the report."""
     out = out or BENCH / "results"
     out.mkdir(parents=True, exist_ok=True)
     logs = Path(tempfile.mkdtemp(prefix="musechat-bench-logs-"))
     chosen = [BY_NAME[n] for n in only] if only else list(BENCHMARKS)
     mode = "quick" if quick else "full"
-    report = {"mode": mode, "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-              "machine": machine(), "load_average_start": list(os.getloadavg()), "logs": str(logs),
-              "benchmarks": [], "rows": []}
+    report = {"mode": mode, "date": _now(), "machine": machine(), "load_average_start": list(os.getloadavg()),
+              "logs": str(logs), "benchmarks": [], "rows": []}
+    previous = json.loads((out / "latest.json").read_text()) if update and (out / "latest.json").exists() else None
+    if previous is not None and previous.get("mode") != mode:
+        raise SystemExit(f"--update: {out / 'latest.json'} holds a {previous.get('mode')} run, not a {mode} one")
     tracks, data_dir = catalog_tracks() if any(b.needs_catalog for b in chosen) else (0, "")
     say(f"MuseChat benchmarks, {mode} mode: {', '.join(b.name for b in chosen)}; logs in {logs}")
     started = time.perf_counter()
@@ -437,7 +466,7 @@ def run_suite(quick: bool, only: list[str] | None = None, out: Path | None = Non
         rows = rows_for(bench, outcome, quick)
         report["rows"] += rows
         report["benchmarks"].append({"name": bench.name, "script": bench.script, "what": bench.what,
-                                     "status": outcome.status, "reason": outcome.reason,
+                                     "status": outcome.status, "reason": outcome.reason, "date": _now(),
                                      "seconds": round(outcome.seconds, 1), "result": outcome.raw,
                                      "details": details(bench.name, outcome.raw) if outcome.raw else ""})
         shown = [f"{r['metric']} {measured_text(r)}" + (f" (target {r['target']}: {'met' if r['met'] else 'MISSED'})"
@@ -447,6 +476,8 @@ def run_suite(quick: bool, only: list[str] | None = None, out: Path | None = Non
         say(f"[{i}/{len(chosen)}] {bench.name:<10} {outcome.seconds:6.1f} s  {status}")
     report["load_average_end"] = list(os.getloadavg())
     report["seconds"] = round(time.perf_counter() - started, 1)
+    if previous is not None:
+        report = merged(previous, report)
     report["targets_missed"] = [f"{r['benchmark']}: {r['metric']}" for r in report["rows"] if r["met"] is False]
     (out / "latest.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     table = markdown(report, existing_gpu_section(markdown_path) if markdown_path else "")
@@ -465,12 +496,16 @@ def main(argv: list[str] | None = None) -> None:
                         help=f"run only these: {', '.join(BY_NAME)}")
     parser.add_argument("--out", type=Path, default=BENCH / "results", help="folder for latest.json")
     parser.add_argument("--markdown", type=Path, default=None,
-                        help="write the table here (default: bench/RESULTS.md after a full run of every benchmark)")
+                        help="write the table here (default: bench/RESULTS.md after a full run of every benchmark, "
+                             "or with --update)")
+    parser.add_argument("--update", action="store_true",
+                        help="put the --only benchmarks' new numbers into the existing latest.json of the same mode, "
+                             "keeping the others")
     args = parser.parse_args(argv)
     markdown_path = args.markdown
-    if markdown_path is None and not args.quick and not args.only:
+    if markdown_path is None and not args.quick and (not args.only or args.update):
         markdown_path = BENCH / "RESULTS.md"
-    report = run_suite(args.quick, args.only, args.out, markdown_path)
+    report = run_suite(args.quick, args.only, args.out, markdown_path, update=args.update)
     print()
     print(report["markdown"].split("## What each benchmark does")[0].rstrip())
     print(f"\n{len(report['rows'])} numbers in {report['seconds']:.0f} s; written {args.out / 'latest.json'}"

@@ -38,6 +38,18 @@ def test_quick_search_writes_json_and_table(tmp_path):
     assert table.rstrip().endswith("gpu numbers stay")  # the GPU section is kept
     assert "# old" not in table
 
+    # --update: one benchmark re-run into the same report, the others kept as they were.
+    proc = subprocess.run([sys.executable, str(REPO_ROOT / "bench" / "run.py"), "--quick", "--only", "slack",
+                           "--update", "--out", str(tmp_path), "--markdown", str(md)],
+                          capture_output=True, text=True, timeout=120, cwd=REPO_ROOT)
+    assert proc.returncode == 0, proc.stderr
+    updated = json.loads((tmp_path / "latest.json").read_text())
+    assert [b["name"] for b in updated["benchmarks"]] == ["search", "slack"]
+    assert [r for r in updated["rows"] if r["benchmark"] == "search"] == report["rows"]
+    ack = next(r for r in updated["rows"] if r["metric"] == "Slack ack p99")
+    assert ack["value"] > 0 and ack["target"] == "≤ 3,000 ms"
+    assert updated["updates"][0]["benchmarks"] == ["slack"] and "Re-run on" in md.read_text()
+
 
 def test_missing_catalog_is_reported_as_skipped(tmp_path, monkeypatch):
     monkeypatch.setenv("MUSECHAT_DATA_DIR", str(tmp_path / "empty"))
