@@ -23,7 +23,7 @@ STACK_ENV = {
     "MUSECHAT_TOP_K": "3",
     "MUSECHAT_MAX_VIDEO_SECONDS": "60",
     "MUSECHAT_MAX_UPLOAD_MB": "2",
-    "MUSECHAT_JOB_TIMEOUT_S": "120",
+    "MUSECHAT_JOB_TIMEOUT_S": "600",  # generous: a loaded 2-core machine explains slowly
     "MUSECHAT_LOG_LEVEL": "INFO",
 }
 
