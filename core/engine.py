@@ -124,6 +124,8 @@ class Engine:
         self._retriever = None
         self._index = None
         self._index_state = None
+        self._desc = None
+        self._descriptors_for = None
         self._explainer = None
         self._analyser = None
 
@@ -217,7 +219,35 @@ class Engine:
                               prev_desc=model.descriptor(T(prev.pooled), T(prev.scalars), T(prev.meta)),
                               has_prev=T(np.array([True])))
             query = model.query(**inputs)[0].float().cpu().numpy()
-        return self.index.search(query, k, filters or TrackFilter(), exclude)
+        reranker = self.retriever.reranker
+        if reranker is None or not preference or prev is None:
+            return self.index.search(query, k, filters or TrackFilter(), exclude)
+        # A refinement turn: re-score the retriever's top candidates against the words and
+        # the previous pick (core.retriever.rerank); the shown score stays the cosine.
+        from core.retriever.rerank import TrackInputs, mean_tokens, scale_of
+
+        index = self.index
+        cands = index.search(query, max(k, reranker.cfg.candidates), filters or TrackFilter(),
+                             set(exclude) | {previous_track_id})
+        descriptors = self._descriptors()
+        if not cands or descriptors is None:
+            return cands[:k]
+        desc = descriptors.take([c.track_id for c in cands])
+        with torch.no_grad():
+            text = mean_tokens(inputs["text"], inputs["text_mask"])
+            p = TrackInputs(T(prev.scalars), T(prev.meta), T(prev.pooled))
+            c = TrackInputs(T(desc["scalars"][None]), T(desc["meta"][None]), T(desc["pooled"][None]))
+            base = T(np.array([[scale_of(model) * x.score for x in cands]], np.float32))
+            order = np.argsort(-reranker(text, p, c, base)[0].float().cpu().numpy(), kind="stable")
+        return [cands[i] for i in order[:k]]
+
+    def _descriptors(self):
+        from core.retriever.index import load_descriptors
+
+        if self._descriptors_for != self._index_state or self._desc is None:
+            self._desc = load_descriptors(self.settings, self.retriever)
+            self._descriptors_for = self._index_state
+        return self._desc
 
     def _previous_inputs(self, track_id: int | None):
         if track_id is None:

@@ -13,6 +13,7 @@ from safetensors.torch import load_file, save_file
 from core.config import REPO_ROOT, Settings
 from core.errors import WeightsMissing
 from core.retriever.model import Retriever, RetrieverConfig
+from core.retriever.rerank import Reranker, load_reranker, save_reranker
 
 SHIPPED = {"offline": REPO_ROOT / "checkpoints" / "retriever-offline"}
 
@@ -24,13 +25,20 @@ class LoadedRetriever:
     manifest: dict
     path: Path
     checkpoint_id: str
+    reranker: Reranker | None = None  # the refinement-turn re-ranker, when the checkpoint has one
 
 
-def save_checkpoint(model: Retriever, vocab: list[str], manifest: dict, out: Path) -> str:
-    """Write model.safetensors (float16), config.json, vocab.json, manifest.json; return the id."""
+def save_checkpoint(model: Retriever, vocab: list[str], manifest: dict, out: Path,
+                    reranker: Reranker | None = None) -> str:
+    """Write model.safetensors (float16), config.json, vocab.json, manifest.json (and the
+    re-ranker's reranker.safetensors / reranker.json); return the id."""
     out.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to("cpu", torch.float16).contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(out / "model.safetensors"))
+    for stale in ("reranker.safetensors", "reranker.json"):
+        (out / stale).unlink(missing_ok=True)
+    if reranker is not None:
+        save_reranker(reranker, out)
     (out / "config.json").write_text(json.dumps(model.cfg.to_dict(), indent=2))
     (out / "vocab.json").write_text(json.dumps(vocab))
     cid = checkpoint_id(out)
@@ -62,4 +70,4 @@ def load_checkpoint(settings: Settings, path: Path | None = None, device: str = 
         raise WeightsMissing(f"retriever checkpoint {folder} was trained for profile {manifest.get('profile')!r}, "
                              f"but MUSECHAT_PROFILE is {settings.profile!r}")
     return LoadedRetriever(model.eval().to(device), json.loads((folder / "vocab.json").read_text()), manifest,
-                           folder, checkpoint_id(folder))
+                           folder, checkpoint_id(folder), load_reranker(folder, device))

@@ -65,6 +65,10 @@ class FeatureBank:
                 keep = min(n, MAX_TEXT_TOKENS)
                 self.texts[t] = (feats.tokens[j, :keep].astype(np.float16), np.ones(keep, bool))
 
+    def pooled_texts(self, texts: list[str]) -> torch.Tensor:
+        """Mean token features of each text [B, Dt] (the re-ranker's view of the words)."""
+        return torch.from_numpy(np.stack([self.texts[t][0].astype(np.float32).mean(0) for t in texts]))
+
     def collate(self, batch: list[Example], table: TrackTable, model, device: str) -> dict[str, torch.Tensor]:
         """Query-tower inputs for a batch of examples (see QueryTower.forward)."""
         b = len(batch)

@@ -53,7 +53,42 @@ def build_index(settings: Settings, retriever: LoadedRetriever, text_encoder, mu
         shutil.rmtree(folder)
     index.save(folder, {"checkpoint_id": retriever.checkpoint_id, "tracks": _fingerprint(tracks),
                         "count": len(tracks), "music_encoder": music_version})
+    save_descriptors(folder, table)
     return index, table
+
+
+_DESCRIPTOR_PARTS = ("scalars", "meta", "pooled")
+
+
+def save_descriptors(folder, table: TrackTable) -> None:
+    """The re-ranker's inputs per index row (float16 .npy files, read memory-mapped)."""
+    d = folder / "descriptors"
+    d.mkdir(parents=True, exist_ok=True)
+    for part in _DESCRIPTOR_PARTS:
+        np.save(d / f"{part}.npy", getattr(table, part).astype(np.float16))
+    np.save(d / "ids.npy", table.ids)
+
+
+class Descriptors:
+    """Memory-mapped track descriptors of an index, looked up by track id."""
+
+    def __init__(self, folder):
+        d = folder / "descriptors"
+        self.parts = {p: np.load(d / f"{p}.npy", mmap_mode="r") for p in _DESCRIPTOR_PARTS}
+        self.row = {int(i): r for r, i in enumerate(np.load(d / "ids.npy"))}
+
+    @staticmethod
+    def exist(folder) -> bool:
+        return all((folder / "descriptors" / f"{p}.npy").exists() for p in (*_DESCRIPTOR_PARTS, "ids"))
+
+    def take(self, track_ids) -> dict[str, np.ndarray]:
+        rows = np.array([self.row[int(i)] for i in track_ids], dtype=np.int64)
+        return {p: np.asarray(a[rows], dtype=np.float32) for p, a in self.parts.items()}
+
+
+def load_descriptors(settings: Settings, retriever: LoadedRetriever) -> Descriptors | None:
+    folder = _folder(settings, retriever)
+    return Descriptors(folder) if Descriptors.exist(folder) else None
 
 
 def load_index(settings: Settings, retriever: LoadedRetriever, text_encoder, music_version: str,
@@ -62,7 +97,7 @@ def load_index(settings: Settings, retriever: LoadedRetriever, text_encoder, mus
     from core.retriever.train import catalog_tracks
 
     folder = _folder(settings, retriever)
-    if (folder / "manifest.json").exists():
+    if (folder / "manifest.json").exists() and Descriptors.exist(folder):
         index, manifest = VectorIndex.load(folder)
         if manifest.get("tracks") == _fingerprint(catalog_tracks(settings, music_version, database_url)):
             return index, False

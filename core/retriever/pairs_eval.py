@@ -6,6 +6,10 @@ to the file's folder. The candidate pool is the configured catalog, or every aud
 file under ``--catalog-dir`` (ingested into a temporary catalog; features are reused by
 content hash from the configured catalog's store). Each true track must be in the pool
 (matched by content hash).
+
+A refinement turn (``prompt`` and ``previous``) ranks as a conversation does: the previous
+pick is never offered again (ranked last), and a checkpoint with a re-ranker
+(:mod:`core.retriever.rerank`) re-scores the retriever's top candidates.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from core.config import Settings
 from core.db.models import Track
 from core.errors import MuseChatError
 from core.retriever.evaluate import random_expectation, ranks_of_targets, summarize
+from core.retriever.rerank import rerank_matrix, scale_of
 
 BASELINES = ("random", "popularity", "video-only", "text-only")
 
@@ -121,7 +126,8 @@ def evaluate_pairs(settings: Settings, pairs_path: Path, *, catalog_dir: Path | 
     elif baseline == "popularity":
         pop = _popularity(settings, table.hashes)
         tie = rng.random(n) * 1e-3  # seeded tie-break, not the pessimistic worst case
-        s1 = s2 = np.tile(pop + tie, (len(pairs), 1))
+        s1 = np.tile(pop + tie, (len(pairs), 1))
+        s2 = s1.copy()
     elif baseline == "text-only":
         desc = [_track_text(t) for t in tracks]
         d = np.concatenate([enc.text.encode(desc[i:i + 128]).pooled for i in range(0, n, 128)])
@@ -147,8 +153,21 @@ def evaluate_pairs(settings: Settings, pairs_path: Path, *, catalog_dir: Path | 
                    for p, pr, pv, t in zip(pairs, prompts, previous, targets)]
             q1 = model.query(**bank.collate(ex1, table, model, device)).float().cpu().numpy()
             q2 = model.query(**bank.collate(ex2, table, model, device)).float().cpu().numpy()
-        s1, s2 = q1 @ keys.T, q2 @ keys.T
+        scale = scale_of(model)
+        s1, s2 = scale * (q1 @ keys.T), scale * (q2 @ keys.T)
+        idx = [i for i, (pr, pv) in enumerate(zip(prompts, previous)) if pr and pv is not None]
+        if idx and not video_only:
+            prev_rows = np.array([previous[i] for i in idx])
+            if loaded.reranker is not None:  # the refinement turn as a conversation runs it
+                s2[idx] = rerank_matrix(loaded.reranker, s2[idx], bank.pooled_texts([prompts[i] for i in idx]),
+                                        prev_rows, table)
+            else:
+                s2[idx, prev_rows] = -np.inf
 
+    if baseline in ("random", "popularity", "text-only"):  # a refinement never offers its previous pick again
+        for i, pv in enumerate(previous):
+            if prompts[i] and pv is not None:
+                s2[i, pv] = -np.inf
     r1 = ranks_of_targets(s1, targets)
     r2 = ranks_of_targets(s2, targets)
     result = {"pool_size": n, "n": len(pairs), "turn1": summarize(r1)}
@@ -163,6 +182,7 @@ def evaluate_pairs(settings: Settings, pairs_path: Path, *, catalog_dir: Path | 
         result["baseline"] = baseline
     elif loaded is not None:
         result["checkpoint"] = loaded.checkpoint_id
+        result["reranker"] = loaded.reranker is not None and baseline != "video-only"
     if tmp is not None:
         tmp.cleanup()
     return result

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.nn import functional as F
 from sqlalchemy import select
 
 from core.catalog.store import FeatureStore
@@ -27,6 +29,7 @@ from core.retriever.data import Example, FeatureBank, examples_from_conversation
 from core.retriever.evaluate import ranks_of_targets, summarize
 from core.retriever.features import TrackTable, build_track_table, tag_vocabulary
 from core.retriever.model import Retriever, RetrieverConfig
+from core.retriever.rerank import Reranker, RerankerConfig, TrackInputs, rerank_matrix, scale_of
 from core.retriever.video import VideoAnalyser
 
 log = logging.getLogger(__name__)
@@ -48,6 +51,12 @@ class TrainConfig:
     use_previous: bool = True
     conversations: str | None = None  # folder with train/val/test.jsonl (default DATA_DIR/datasets/conversations)
     threads: int = 0
+    # The refinement-turn re-ranker (core.retriever.rerank), trained after the retriever.
+    rerank: bool = True
+    rerank_epochs: int = 8
+    rerank_hidden: int = 128
+    rerank_lr: float = 1e-3
+    rerank_candidates: int = 1000
 
     @classmethod
     def from_file(cls, path: Path | None, **overrides) -> TrainConfig:
@@ -131,12 +140,17 @@ def _device(settings: Settings) -> str:
 
 @torch.no_grad()
 def evaluate_examples(model: Retriever, prep: Prepared, examples: list[Example], device: str,
-                      batch: int = 256) -> dict[str, dict[str, float]]:
-    """Metrics per turn kind over the whole catalog as the candidate pool."""
+                      batch: int = 256, reranker: Reranker | None = None) -> dict[str, dict[str, float]]:
+    """Metrics per turn kind over the whole catalog as the candidate pool.
+
+    A refinement turn never offers its previous pick again, so that track is ranked last;
+    with ``reranker`` its top candidates are re-scored as in a live conversation.
+    """
     model.eval()
     t = prep.table
     T = lambda a: torch.from_numpy(a).to(device)  # noqa: E731
     keys = model.keys(T(t.pooled), T(t.scalars), T(t.meta)).float().cpu().numpy()
+    scale = scale_of(model)
     out = {}
     for kind, subset in (("turn1", [e for e in examples if e.text is None]),
                          ("turn2", [e for e in examples if e.text is not None])):
@@ -146,10 +160,96 @@ def evaluate_examples(model: Retriever, prep: Prepared, examples: list[Example],
         for i in range(0, len(subset), batch):
             chunk = subset[i:i + batch]
             q = model.query(**prep.bank.collate(chunk, t, model, device)).float().cpu().numpy()
-            ranks.append(ranks_of_targets(q @ keys.T, np.array([e.target for e in chunk])))
+            scores = scale * (q @ keys.T)
+            if kind == "turn2":
+                prev = np.array([e.previous for e in chunk])
+                if reranker is not None:
+                    scores = rerank_matrix(reranker, scores, prep.bank.pooled_texts([e.text for e in chunk]), prev, t)
+                else:
+                    scores[np.arange(len(chunk)), prev] = -np.inf
+            ranks.append(ranks_of_targets(scores, np.array([e.target for e in chunk])))
         out[kind] = summarize(np.concatenate(ranks))
     out["pool_size"] = len(t)
     return out
+
+
+def train_reranker(model: Retriever, prep: Prepared, cfg: TrainConfig, device: str,
+                   say: Callable[[str], None] = print, show_progress: bool = True) -> tuple[Reranker, dict]:
+    """Fit the refinement-turn re-ranker on the training conversations; keep the best epoch on
+    validation, then choose the weight of the retriever's score on validation too."""
+    t = prep.table
+    rcfg = RerankerConfig(text_dim=t.meta.shape[1], scalar_dim=t.scalars.shape[1], meta_dim=t.meta.shape[1],
+                          music_dim=t.pooled.shape[1], hidden=cfg.rerank_hidden, dropout=cfg.dropout,
+                          candidates=cfg.rerank_candidates, retriever_weight=0.0)
+    torch.manual_seed(cfg.seed + 1)
+    reranker = Reranker(rcfg).to(device)
+    train_rows = sorted({e.target for e in prep.train})
+    reranker.audio_mean.copy_(torch.from_numpy(t.pooled[train_rows].mean(0)))
+    examples = [e for e in prep.train if e.text is not None and e.previous is not None]
+    if not examples:
+        raise SystemExit("no refinement turns in the training conversations: run `musechat data synth`")
+    # Every training track is a candidate for every example (the previous pick among them: the
+    # user turned it down), so the re-ranker learns from the whole training catalog at once.
+    cand_rows = np.array(sorted({e.target for e in examples} | {e.previous for e in examples}))
+    col = {r: i for i, r in enumerate(cand_rows)}
+    cand = TrackInputs.from_table(t, cand_rows, device)
+    opt = torch.optim.AdamW(reranker.parameters(), lr=cfg.rerank_lr, weight_decay=cfg.weight_decay)
+    rng = np.random.default_rng(cfg.seed + 1)
+    bs = cfg.batch_size
+    steps = cfg.rerank_epochs * math.ceil(len(examples) / bs)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.rerank_lr, total_steps=steps + 1, pct_start=0.1)
+    progress = _bar(steps, 0) if show_progress else None
+    best, best_state, history = -1.0, None, []
+    # The retriever is fixed now: score the validation turns once.
+    val = [e for e in prep.val if e.text is not None and e.previous is not None]
+    with torch.no_grad():
+        keys = model.keys(*(torch.from_numpy(a).to(device) for a in (t.pooled, t.scalars, t.meta))).float().cpu().numpy()
+        val_scores = np.concatenate([
+            scale_of(model) * (model.query(**prep.bank.collate(val[i:i + 256], t, model, device)).float().cpu().numpy()
+                               @ keys.T) for i in range(0, len(val), 256)])
+    val_text = prep.bank.pooled_texts([e.text for e in val])
+    val_prev, val_target = np.array([e.previous for e in val]), np.array([e.target for e in val])
+
+    def val_r10() -> float:
+        ranks = ranks_of_targets(rerank_matrix(reranker, val_scores, val_text, val_prev, t), val_target)
+        return summarize(ranks)["R@10"]
+
+    for epoch in range(cfg.rerank_epochs):
+        reranker.train()
+        order = rng.permutation(len(examples))
+        losses = []
+        for i in range(0, len(order), bs):
+            chunk = [examples[j] for j in order[i:i + bs]]
+            text = prep.bank.pooled_texts([e.text for e in chunk]).to(device)
+            prev = TrackInputs.from_table(t, np.array([e.previous for e in chunk]), device)
+            scores = reranker(text, prev, cand)
+            loss = F.cross_entropy(scores, torch.tensor([col[e.target] for e in chunk], device=device))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            losses.append(loss.item())
+            if progress:
+                progress.update(1, f"re-ranker epoch {epoch + 1}/{cfg.rerank_epochs} loss {np.mean(losses[-20:]):.3f}")
+        reranker.eval()
+        r10 = val_r10()
+        history.append({"epoch": epoch + 1, "loss": round(float(np.mean(losses)), 4), "val_turn2_R@10": r10})
+        if r10 > best:
+            best, best_state = r10, {k: v.detach().clone() for k, v in reranker.state_dict().items()}
+    if progress:
+        progress.close()
+    reranker.load_state_dict(best_state)
+    reranker.eval()
+    weights = {}
+    for w in (0.0, 0.05, 0.1, 0.2, 0.4):
+        reranker.cfg.retriever_weight = w
+        weights[w] = val_r10()
+    reranker.cfg.retriever_weight = max(weights, key=lambda w: (weights[w], -w))
+    val_scores[np.arange(len(val)), val_prev] = -np.inf
+    alone = summarize(ranks_of_targets(val_scores, val_target))["R@10"]
+    say(f"re-ranker: validation turn-2 R@10 {weights[reranker.cfg.retriever_weight]:.3f} "
+        f"(retriever weight {reranker.cfg.retriever_weight}; retriever alone {alone:.3f})")
+    return reranker, {"history": history, "retriever_weight_on_val": {str(k): v for k, v in weights.items()}}
 
 
 def train(settings: Settings, cfg: TrainConfig, out: Path, *, prep: Prepared | None = None,
@@ -220,8 +320,14 @@ def train(settings: Settings, cfg: TrainConfig, out: Path, *, prep: Prepared | N
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
-    final = {"val": evaluate_examples(model, prep, prep.val, device),
-             "test": evaluate_examples(model, prep, prep.test, device)}
+    reranker, rerank_info = None, None
+    if cfg.rerank and cfg.use_text:
+        say("training the refinement-turn re-ranker…")
+        reranker, rerank_info = train_reranker(model, prep, cfg, device, say, show_progress)
+    final = {"val": evaluate_examples(model, prep, prep.val, device, reranker=reranker),
+             "test": evaluate_examples(model, prep, prep.test, device, reranker=reranker)}
+    if reranker is not None:
+        final["test_without_reranker"] = evaluate_examples(model, prep, prep.test, device)
     manifest = {
         "profile": settings.profile, "encoders": prep.encoders, "dims": {**prep.dims, "joint_dim": mcfg.joint_dim},
         "train_config": asdict(cfg), "data": prep.data, "metrics": final,
@@ -230,7 +336,9 @@ def train(settings: Settings, cfg: TrainConfig, out: Path, *, prep: Prepared | N
         "reproduce": "musechat catalog demo && musechat data scenes && musechat data synth && "
                      "musechat train retriever --out DIR",
     }
-    save_checkpoint(model, prep.vocab, manifest, out)
+    if reranker is not None:
+        manifest["reranker"] = {"config": reranker.cfg.to_dict(), **rerank_info}
+    save_checkpoint(model, prep.vocab, manifest, out, reranker=reranker)
     last.unlink(missing_ok=True)
     return manifest
 
