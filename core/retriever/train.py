@@ -344,8 +344,11 @@ def train(settings: Settings, cfg: TrainConfig, out: Path, *, prep: Prepared | N
 
 
 def ablation_configs(cfg: TrainConfig) -> dict[str, TrainConfig]:
-    return {"full": cfg, "no_text": replace(cfg, use_text=False), "no_previous": replace(cfg, use_previous=False),
-            "concat_fusion": replace(cfg, fusion="concat")}
+    """The full model and the retriever ablations. Ablations train no re-ranker (it reads the
+    words and the previous pick): compare them with the full model's ``test_without_reranker``."""
+    bare = replace(cfg, rerank=False)
+    return {"full": cfg, "no_text": replace(bare, use_text=False), "no_previous": replace(bare, use_previous=False),
+            "concat_fusion": replace(bare, fusion="concat")}
 
 
 class _null:
