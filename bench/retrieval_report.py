@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import tempfile
 from pathlib import Path
 
 from core.config import get_settings
@@ -26,7 +28,15 @@ def main() -> None:
     ap.add_argument("--json-out", type=Path)
     args = ap.parse_args()
     settings = get_settings()
-    rows = [("MuseChat retriever", dict(checkpoint=args.checkpoint))]
+    rows = [("MuseChat retriever + re-ranker", dict(checkpoint=args.checkpoint))]
+    # The same checkpoint without its re-ranker: the dual encoder alone.
+    from core.retriever.checkpoint import resolve_checkpoint
+
+    bare = Path(tempfile.mkdtemp(prefix="retriever-bare-"))
+    for f in resolve_checkpoint(settings, args.checkpoint).iterdir():
+        if f.is_file() and not f.name.startswith("reranker"):
+            shutil.copy(f, bare / f.name)
+    rows.append(("MuseChat retriever alone (no re-ranker)", dict(checkpoint=bare)))
     rows += [(f"baseline: {b}", dict(baseline=b)) for b in BASELINES]
     if args.ablations:
         for name in ("no_text", "no_previous", "concat_fusion"):

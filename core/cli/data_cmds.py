@@ -87,7 +87,7 @@ def scenes(
 def synth(
     out: Path = typer.Option(None, "--out", help="Output folder (default DATA_DIR/datasets/conversations)."),
     seed: int = typer.Option(0, help="Random seed; the same seed and catalog give the same data."),
-    per_track: int = typer.Option(20, "--per-track", min=1, help="Conversations per target track."),
+    per_track: int = typer.Option(80, "--per-track", min=1, help="Conversations per target track."),
     scenes_dir: Path = typer.Option(None, "--scenes", help="Scene pairs folder, used for training videos "
                                                            "(default DATA_DIR/datasets/scenes)."),
     hedgewars_dir: Path = typer.Option(None, "--hedgewars", help="Hedgewars pairs folder, used for val/test "

@@ -426,7 +426,7 @@ def synthesise(
     scenes: dict[str, list[SceneClip]] | None = None,
     *,
     seed: int = 0,
-    per_track: int = 20,
+    per_track: int = 80,
     noise: bool = True,
     progress: Progress | None = None,
 ) -> dict[str, list[Conversation]]:

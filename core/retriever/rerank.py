@@ -119,13 +119,16 @@ def rerank_matrix(reranker: Reranker, scores: np.ndarray, text: Tensor, prev_row
     b, n = scores.shape
     if exclude_previous:
         scores[np.arange(b), prev_rows] = -np.inf
-    k = min(reranker.cfg.candidates, n)
+    # The previous pick, at -inf, sorts last: leaving the last column out keeps it out.
+    k = min(reranker.cfg.candidates, n - 1 if exclude_previous else n)
     top = np.argsort(-scores, axis=1)[:, :k]
     device = next(reranker.parameters()).device
     with torch.no_grad():
         prev = TrackInputs.from_table(table, prev_rows, device)
         cand = TrackInputs.from_table(table, top, device)
-        base = torch.from_numpy(np.take_along_axis(scores, top, 1)).to(device)
+        base = np.take_along_axis(scores, top, 1)
+        base = torch.from_numpy(np.where(np.isfinite(base), base, np.nanmin(np.where(np.isfinite(base), base, np.nan))
+                                         if np.isfinite(base).any() else 0.0)).to(device)
         new = reranker(text.to(device), prev, cand, base).float().cpu().numpy()
     # The candidates go above everything not re-scored: shift each row's new scores past
     # the row's highest other score (float64, so the retriever's order below is kept exactly).
