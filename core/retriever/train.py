@@ -35,6 +35,12 @@ from core.retriever.video import VideoAnalyser
 log = logging.getLogger(__name__)
 
 
+REPRODUCE = ("musechat catalog demo && musechat data scenes && "
+             "musechat catalog add DATA_DIR/datasets/scenes/supertux/music --source supertux-data && "
+             "musechat data hedgewars && musechat data synth && "
+             "musechat train retriever --config checkpoints/retriever-offline.json --out DIR")
+
+
 @dataclass
 class TrainConfig:
     epochs: int = 40
@@ -333,8 +339,7 @@ def train(settings: Settings, cfg: TrainConfig, out: Path, *, prep: Prepared | N
         "train_config": asdict(cfg), "data": prep.data, "metrics": final,
         "history": history[-5:], "train_seconds": round(time.perf_counter() - started, 1),
         "device": device,
-        "reproduce": "musechat catalog demo && musechat data scenes && musechat data synth && "
-                     "musechat train retriever --out DIR",
+        "reproduce": REPRODUCE,
     }
     if reranker is not None:
         manifest["reranker"] = {"config": reranker.cfg.to_dict(), **rerank_info}
