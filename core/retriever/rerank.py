@@ -165,4 +165,4 @@ def load_reranker(folder: Path, device: str = "cpu") -> Reranker | None:
 
 
 def scale_of(retriever) -> float:
-    return float(retriever.logit_scale.clamp(max=math.log(100.0)).exp())
+    return float(retriever.logit_scale.detach().clamp(max=math.log(100.0)).exp())
