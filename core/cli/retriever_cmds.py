@@ -1,4 +1,4 @@
-"""`musechat train retriever` and `musechat eval retrieval`."""
+"""`musechat train retriever`, `musechat train reranker` and `musechat eval retrieval`."""
 
 from __future__ import annotations
 
@@ -41,6 +41,22 @@ def train_retriever(
     typer.echo(json.dumps(results, indent=2))
 
 
+def train_reranker(
+    checkpoint: Path = typer.Option(..., "--checkpoint", exists=True, file_okay=False,
+                                    help="Retriever checkpoint to give a new re-ranker (changed in place)."),
+    config: Path = typer.Option(None, "--config", exists=True, dir_okay=False,
+                                help="JSON file of TrainConfig fields (rerank_epochs, rerank_hidden, ...)."),
+    conversations: Path = typer.Option(None, help="Folder with train/val/test.jsonl "
+                                                  "(default DATA_DIR/datasets/conversations)."),
+) -> None:
+    """Train the refinement-turn re-ranker for an existing retriever checkpoint (no re-index needed)."""
+    from core.retriever.train import TrainConfig, retrain_reranker
+
+    cfg = TrainConfig.from_file(config, conversations=str(conversations) if conversations else None)
+    manifest = retrain_reranker(get_settings(), checkpoint, cfg, say=lambda m: typer.echo(m, err=True))
+    typer.echo(json.dumps(manifest["metrics"], indent=2))
+
+
 def eval_retrieval(
     pairs: Path = typer.Option(..., "--pairs", exists=True, dir_okay=False,
                                help='JSONL: {"id", "video", "track"} [+ "previous", "prompt"]; '
@@ -74,4 +90,5 @@ def eval_retrieval(
 
 def register(train_app: typer.Typer, eval_app: typer.Typer) -> None:
     train_app.command("retriever")(train_retriever)
+    train_app.command("reranker")(train_reranker)
     eval_app.command("retrieval")(eval_retrieval)

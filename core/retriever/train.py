@@ -35,10 +35,16 @@ from core.retriever.video import VideoAnalyser
 log = logging.getLogger(__name__)
 
 
-REPRODUCE = ("musechat catalog demo && musechat data scenes && "
-             "musechat catalog add DATA_DIR/datasets/scenes/supertux/music --source supertux-data && "
-             "musechat data hedgewars && musechat data synth && "
-             "musechat train retriever --config checkpoints/retriever-offline.json --out DIR")
+REPRODUCE = (
+    "musechat catalog demo && musechat data scenes && "
+    "musechat catalog add DATA_DIR/datasets/scenes/supertux/music --source supertux-data && "
+    "musechat data hedgewars && "
+    # the retriever on 20 conversations per track, the re-ranker on the default 80
+    "musechat data synth --per-track 20 --out DATA_DIR/datasets/conversations-20 && "
+    "musechat train retriever --config checkpoints/retriever-offline.json "
+    "--conversations DATA_DIR/datasets/conversations-20 --out DIR && "
+    "musechat data synth && "
+    "musechat train reranker --config checkpoints/retriever-offline.json --checkpoint DIR")
 
 
 @dataclass
@@ -378,3 +384,31 @@ class _bar:
 
     def close(self) -> None:
         self.bar.close()
+
+
+def retrain_reranker(settings: Settings, checkpoint: Path, cfg: TrainConfig, *, prep: Prepared | None = None,
+                     say: Callable[[str], None] = print, show_progress: bool = True) -> dict:
+    """Train a new re-ranker for an existing retriever checkpoint (in place) on ``cfg``'s
+    conversations; the retriever's weights, and so its search index, stay as they are."""
+    from core.retriever.checkpoint import load_checkpoint
+    from core.retriever.rerank import save_reranker
+
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    conv_dir = Path(cfg.conversations) if cfg.conversations else settings.data_dir / "datasets" / "conversations"
+    prep = prep or prepare(settings, conv_dir, say)
+    device = _device(settings)
+    loaded = load_checkpoint(settings, checkpoint, device=device)
+    if loaded.vocab != prep.vocab:
+        raise SystemExit("the catalog's tag vocabulary differs from the checkpoint's: retrain the retriever")
+    reranker, info = train_reranker(loaded.model, prep, cfg, device, say, show_progress)
+    manifest = dict(loaded.manifest)
+    manifest["reranker"] = {"config": reranker.cfg.to_dict(), **info, "train_config": asdict(cfg), "data": prep.data,
+                            "retrained": "musechat train reranker --checkpoint DIR"}
+    manifest["metrics"] = {**manifest.get("metrics", {}),
+                           "val": evaluate_examples(loaded.model, prep, prep.val, device, reranker=reranker),
+                           "test": evaluate_examples(loaded.model, prep, prep.test, device, reranker=reranker),
+                           "test_without_reranker": evaluate_examples(loaded.model, prep, prep.test, device)}
+    save_reranker(reranker, loaded.path)
+    (loaded.path / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    return manifest
