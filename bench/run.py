@@ -130,6 +130,12 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark("search", "search.py", "FAISS search on random 256-d unit vectors: exact vs HNSW, top 10",
               _search_metrics("10k", False) + _search_metrics("100k", True) + _search_metrics("1M", True),
               timeout_full=2700),
+    Benchmark("search_tower", "search.py",
+              "FAISS search on music-tower keys of made-up tracks mixed from the catalog's: exact vs HNSW, top 10",
+              _search_metrics("100k", False) + _search_metrics("1M", True),
+              timeout_full=2700, needs_catalog=True, in_quick=False,
+              full_args=("--keys", "tower", "--sizes", "100000", "1000000"),
+              quick_args=("--keys", "tower", "--sizes", "100000")),
     Benchmark("turn", "turn_latency.py",
               "a conversation's turns with the offline profile (30 s 1280×720 clip), in-process and "
               "through one Celery worker",
@@ -376,7 +382,7 @@ def details(name: str, raw: dict) -> str:
                     f"music encoder {raw['encoder']}.")
         if name == "decode":
             return f" Median of {raw['repeats']} interleaved rounds; {raw['clip']}."
-        if name == "search":
+        if name in ("search", "search_tower"):
             parts = [f"{k}: {v['queries']} queries, HNSW M={v['hnsw_m']} efConstruction={v['hnsw_ef_construction']} "
                      f"efSearch={v['hnsw_ef_search']}, filtered search {v['hnsw_filtered_ms']} ms"
                      for k, v in raw.items()]
