@@ -101,6 +101,7 @@ class Benchmark:
     full_args: tuple[str, ...] = ()
     quick_args: tuple[str, ...] = ()
     in_quick: bool = True  # False: full mode only (quick mode reports it as not run)
+    quick_skip: str = ""  # why quick mode leaves it out
 
 
 def _search_metrics(size: str, full_only: bool) -> tuple[Metric, ...]:
@@ -134,6 +135,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
               "FAISS search on music-tower keys of made-up tracks mixed from the catalog's: exact vs HNSW, top 10",
               _search_metrics("100k", False) + _search_metrics("1M", True),
               timeout_full=2700, needs_catalog=True, in_quick=False,
+              quick_skip="the random-vector search stands in for it in quick mode",
               full_args=("--keys", "tower", "--sizes", "100000", "1000000"),
               quick_args=("--keys", "tower", "--sizes", "100000")),
     Benchmark("turn", "turn_latency.py",
@@ -158,8 +160,8 @@ BENCHMARKS: tuple[Benchmark, ...] = (
                Metric("cpu_median_s", "explainer: CPU time per call", "s"),
                Metric("max_new_tokens_per_pick", "explainer: most new tokens for one pick", "", "explainer_tokens"),
                Metric("peak_rss_mib", "peak RSS: process holding the explainer", "MiB")),
-              # Quick mode sees the explainer in the turn benchmark's explain stage.
-              needs_catalog=True, in_quick=False),
+              needs_catalog=True, in_quick=False,
+              quick_skip="the turn benchmark's explain stage covers it in quick mode"),
     Benchmark("discord", "discord_first_reply.py",
               "conversations started at once through a fake Discord (bot + PostgreSQL + Redis, no worker)",
               (Metric("slash.first_reply.p50_ms", "/recommend first reply p50", "ms", "discord_first"),
@@ -462,8 +464,7 @@ def run_suite(quick: bool, only: list[str] | None = None, out: Path | None = Non
     started = time.perf_counter()
     for i, bench in enumerate(chosen, 1):
         if quick and not bench.in_quick:
-            outcome = Outcome(bench.name, "skipped", reason="full mode only (the turn benchmark's explain "
-                                                            "stage covers it in quick mode)")
+            outcome = Outcome(bench.name, "skipped", reason=f"full mode only ({bench.quick_skip})")
         elif bench.needs_catalog and tracks == 0:
             outcome = Outcome(bench.name, "skipped", reason=f"no catalog in {data_dir} (build one with "
                                                             "`musechat catalog demo` or set MUSECHAT_DATA_DIR)")
