@@ -380,6 +380,14 @@ def paper_explainer(run: Run) -> dict:
             state.pop("decoder", None)
             run.stage(f"paper.explainer.fast_eager.b{b}", lambda b=b: fast(b, graphs=False), **meta(b))
             state.pop("decoder", None)  # the next batch tries the graphs again
+    if run.cuda and "decoder" in state and state["decoder"].fuse:
+        # The same decoder with q/k/v and gate/up as separate matrix products, side by side.
+        unfused = FastDecoder(state["merged"], max_shapes=2, fuse=False)
+        for b in (1, 8):
+            run.stage(f"paper.explainer.fast_unfused.b{b}",
+                      lambda b=b: explainer_fast_stage(run, unfused, prompts[b], eos, pad, reference=refs.get(b),
+                                                       prefill=True), **meta(b))
+        unfused.clear()
     state.update(prompts=prompts, fast=fast, merged_stage=merged, meta=meta)
     return state
 

@@ -78,13 +78,41 @@ class _Layer:
     up: nn.Linear
     down: nn.Linear
     act: nn.Module
+    # Fused projections for the decode step (one matrix product instead of three, and of
+    # two): the module weights are rebound as views into these, so nothing is stored twice.
+    qkv: Tensor | None = None
+    qkv_bias: Tensor | None = None
+    gate_up: Tensor | None = None
+    gate_up_bias: Tensor | None = None
 
     @classmethod
-    def of(cls, layer: nn.Module) -> _Layer:
+    def of(cls, layer: nn.Module, fuse: bool = False) -> _Layer:
         a, m = layer.self_attn, layer.mlp
-        return cls(layer.input_layernorm.weight, _eps(layer.input_layernorm),
-                   layer.post_attention_layernorm.weight, _eps(layer.post_attention_layernorm),
-                   a.q_proj, a.k_proj, a.v_proj, a.o_proj, m.gate_proj, m.up_proj, m.down_proj, m.act_fn)
+        out = cls(layer.input_layernorm.weight, _eps(layer.input_layernorm),
+                  layer.post_attention_layernorm.weight, _eps(layer.post_attention_layernorm),
+                  a.q_proj, a.k_proj, a.v_proj, a.o_proj, m.gate_proj, m.up_proj, m.down_proj, m.act_fn)
+        if fuse:
+            out.qkv, out.qkv_bias = _fuse((a.q_proj, a.k_proj, a.v_proj))
+            out.gate_up, out.gate_up_bias = _fuse((m.gate_proj, m.up_proj))
+        return out
+
+
+def _fuse(linears: tuple[nn.Linear, ...]) -> tuple[Tensor, Tensor | None]:
+    """Concatenate the linears' weights (and biases) and make each module's own a view into it."""
+    weight = torch.cat([lin.weight.data for lin in linears])
+    has_bias = [lin.bias is not None for lin in linears]
+    bias = torch.cat([lin.bias.data for lin in linears]) if all(has_bias) else None
+    if any(has_bias) and bias is None:  # mixed: keep the weights fused, add the biases apart
+        bias = torch.cat([lin.bias.data if lin.bias is not None else
+                          torch.zeros(lin.out_features, dtype=weight.dtype, device=weight.device) for lin in linears])
+    start = 0
+    for lin in linears:
+        end = start + lin.out_features
+        lin.weight.data = weight[start:end]
+        if lin.bias is not None:
+            lin.bias.data = bias[start:end]
+        start = end
+    return weight, bias
 
 
 def _eps(norm: nn.Module) -> float:
@@ -149,14 +177,15 @@ class FastDecoder:
     """
 
     def __init__(self, model: nn.Module, *, use_graphs: bool | None = None, bucket_shapes: bool | None = None,
-                 max_shapes: int = 4):
+                 max_shapes: int = 4, fuse: bool | None = None):
         reason = unsupported_reason(model)
         if reason:
             raise ValueError(f"FastDecoder cannot run this model: {reason}")
         config, inner = model.config, model.model
         self.model = model
-        self.layers = [_Layer.of(layer) for layer in inner.layers]
         self.embed = inner.embed_tokens.weight
+        self.fuse = self.embed.device.type == "cuda" if fuse is None else fuse
+        self.layers = [_Layer.of(layer, self.fuse) for layer in inner.layers]
         self.norm, self.norm_eps = inner.norm.weight, _eps(inner.norm)
         self.lm_head = model.lm_head
         self.rotary = inner.rotary_emb
@@ -338,9 +367,16 @@ class FastDecoder:
         x = F.embedding(state.tok, self.embed)  # [B, H]
         for i, layer in enumerate(self.layers):
             h = _rms_norm(x, layer.ln1, layer.ln1_eps)
-            q = _linear(h, layer.q).view(batch, self.kv_heads, group, self.head_dim)
-            k = _linear(h, layer.k).view(batch, self.kv_heads, self.head_dim)
-            v = _linear(h, layer.v).view(batch, self.kv_heads, self.head_dim)
+            if layer.qkv is not None:
+                kv_width = self.kv_heads * self.head_dim
+                q, k, v = F.linear(h, layer.qkv, layer.qkv_bias).split(
+                    [self.heads * self.head_dim, kv_width, kv_width], dim=-1)
+                q = q.reshape(batch, self.kv_heads, group, self.head_dim)
+                k, v = k.reshape(batch, self.kv_heads, self.head_dim), v.reshape(batch, self.kv_heads, self.head_dim)
+            else:
+                q = _linear(h, layer.q).view(batch, self.kv_heads, group, self.head_dim)
+                k = _linear(h, layer.k).view(batch, self.kv_heads, self.head_dim)
+                v = _linear(h, layer.v).view(batch, self.kv_heads, self.head_dim)
             q = _rotate(q, cos[:, None, None], sin[:, None, None])
             k = _rotate(k, cos[:, None], sin[:, None])
             keys, values = state.keys[i], state.values[i]
@@ -351,7 +387,11 @@ class FastDecoder:
             attn = torch.matmul(probs, values)  # [B, KV, G, D]
             x = x + _linear(attn.reshape(batch, -1), layer.o)
             h = _rms_norm(x, layer.ln2, layer.ln2_eps)
-            x = x + _linear(layer.act(_linear(h, layer.gate)) * _linear(h, layer.up), layer.down)
+            if layer.gate_up is not None:
+                gate, up = F.linear(h, layer.gate_up, layer.gate_up_bias).chunk(2, dim=-1)
+            else:
+                gate, up = _linear(h, layer.gate), _linear(h, layer.up)
+            x = x + _linear(layer.act(gate) * up, layer.down)
         self._choose(state, self._logits(x))
         state.pos.add_(1)
         state.cur.add_(1)

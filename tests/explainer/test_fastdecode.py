@@ -135,3 +135,19 @@ def test_trained_explainer_says_the_same_with_the_fast_decoder(tiny_explainer, p
     fast = Explainer.load(paper_settings, tmp_path / "ckpt", fast=True)
     assert isinstance(fast.decoder, FastDecoder)
     assert fast.generate(ctxs, max_new_tokens=NEW) == plain.generate(ctxs, max_new_tokens=NEW)
+
+
+def test_fused_projections_give_the_same_tokens_and_leave_the_model_intact():
+    model = tiny_llama()
+    ids, mask = left_padded([5, 11, 8, 1])
+    expected = hf_greedy(model, input_ids=ids, attention_mask=mask)
+    q_before = model.model.layers[0].self_attn.q_proj.weight.detach().clone()
+    decoder = FastDecoder(model, fuse=True)
+    layer = decoder.layers[0]
+    assert layer.qkv is not None and layer.gate_up is not None
+    # The module weights are views into the fused matrices: same values, no second copy.
+    q = model.model.layers[0].self_attn.q_proj.weight
+    assert torch.equal(q, q_before) and q.data_ptr() == layer.qkv.data_ptr()
+    got = decoder.generate(ids, attention_mask=mask, max_new_tokens=NEW, stop_ids=[EOS], pad_id=PAD)
+    assert torch.equal(got, expected)
+    assert torch.equal(hf_greedy(model, input_ids=ids, attention_mask=mask), expected)
