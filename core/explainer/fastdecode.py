@@ -92,19 +92,20 @@ class _Layer:
                   layer.post_attention_layernorm.weight, _eps(layer.post_attention_layernorm),
                   a.q_proj, a.k_proj, a.v_proj, a.o_proj, m.gate_proj, m.up_proj, m.down_proj, m.act_fn)
         if fuse:
-            out.qkv, out.qkv_bias = _fuse((a.q_proj, a.k_proj, a.v_proj))
-            out.gate_up, out.gate_up_bias = _fuse((m.gate_proj, m.up_proj))
+            for names, group in ((("qkv", "qkv_bias"), (a.q_proj, a.k_proj, a.v_proj)),
+                                 (("gate_up", "gate_up_bias"), (m.gate_proj, m.up_proj))):
+                if len({lin.bias is None for lin in group}) == 1:  # else: separate products
+                    weight, bias = _fuse(group)
+                    setattr(out, names[0], weight)
+                    setattr(out, names[1], bias)
         return out
 
 
 def _fuse(linears: tuple[nn.Linear, ...]) -> tuple[Tensor, Tensor | None]:
     """Concatenate the linears' weights (and biases) and make each module's own a view into it."""
     weight = torch.cat([lin.weight.data for lin in linears])
-    has_bias = [lin.bias is not None for lin in linears]
-    bias = torch.cat([lin.bias.data for lin in linears]) if all(has_bias) else None
-    if any(has_bias) and bias is None:  # mixed: keep the weights fused, add the biases apart
-        bias = torch.cat([lin.bias.data if lin.bias is not None else
-                          torch.zeros(lin.out_features, dtype=weight.dtype, device=weight.device) for lin in linears])
+    # Llama gives q/k/v one bias setting (attention_bias) and gate/up another (mlp_bias).
+    bias = torch.cat([lin.bias.data for lin in linears]) if linears[0].bias is not None else None
     start = 0
     for lin in linears:
         end = start + lin.out_features

@@ -126,9 +126,9 @@ def rerank_matrix(reranker: Reranker, scores: np.ndarray, text: Tensor, prev_row
     with torch.no_grad():
         prev = TrackInputs.from_table(table, prev_rows, device)
         cand = TrackInputs.from_table(table, top, device)
-        base = np.take_along_axis(scores, top, 1)
-        base = torch.from_numpy(np.where(np.isfinite(base), base, np.nanmin(np.where(np.isfinite(base), base, np.nan))
-                                         if np.isfinite(base).any() else 0.0)).to(device)
+        # Candidates have finite scores (the previous pick is not one); the clip only guards
+        # a caller's own -inf entries from turning the weighted sum into NaN.
+        base = torch.from_numpy(np.clip(np.take_along_axis(scores, top, 1), -1e4, None)).to(device)
         new = reranker(text.to(device), prev, cand, base).float().cpu().numpy()
     # The candidates go above everything not re-scored: shift each row's new scores past
     # the row's highest other score (float64, so the retriever's order below is kept exactly).
