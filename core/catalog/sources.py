@@ -54,6 +54,9 @@ DEMO_PACKAGES: tuple[str, ...] = (
     "drascula-music",
     "planetblupi-music-ogg",
     "asc-music",
+    "marsshooter-data",
+    "extremetuxracer-data",
+    "lincity-ng-data",
 )
 
 # Held out for an independent evaluation: data from these games must never enter the
@@ -82,6 +85,9 @@ PACKAGE_ALBUMS: dict[str, str] = {
     "drascula-music": "Drascula: The Vampire Strikes Back",
     "planetblupi-music-ogg": "Planet Blupi",
     "asc-music": "Advanced Strategic Command",
+    "marsshooter-data": "M.A.R.S.",
+    "extremetuxracer-data": "Extreme Tux Racer",
+    "lincity-ng-data": "LinCity-NG",
 }
 
 # Packages that also hold sound effects or voices: only these folders are music.
@@ -91,6 +97,9 @@ MUSIC_ONLY_GLOBS: dict[str, tuple[str, ...]] = {
     "hyperrogue-music": ("*/music/*",),
     "ufoai-music": ("*/music/*",),
     "nexuiz-music": ("*/cdtracks/*",),
+    "marsshooter-data": ("*/audio/music/*", "*/audio/menu.ogg", "*/audio/tutorial.ogg"),
+    "extremetuxracer-data": ("*/etr/music/*",),
+    "lincity-ng-data": ("*/lincity-ng/music/*",),
 }
 
 FOF_MIX_NAME = "full_mix.ogg"

@@ -158,9 +158,16 @@ def load_reranker(folder: Path, device: str = "cpu") -> Reranker | None:
 
     if not (folder / "reranker.safetensors").exists():
         return None
+    from core.errors import WeightsMissing
+
     cfg = RerankerConfig(**json.loads((folder / "reranker.json").read_text())["config"])
     model = Reranker(cfg)
-    model.load_state_dict({k: v.float() for k, v in load_file(str(folder / "reranker.safetensors")).items()})
+    try:
+        model.load_state_dict({k: v.float() for k, v in load_file(str(folder / "reranker.safetensors")).items()})
+    except RuntimeError as exc:  # weights of another version of the network
+        raise WeightsMissing(
+            f"the re-ranker in {folder} does not fit this version of MuseChat ({str(exc).splitlines()[-1].strip()}): "
+            f"train a new one with `musechat train reranker --checkpoint {folder}`") from exc
     return model.eval().to(device)
 
 
