@@ -5,6 +5,9 @@ with every fact the preference states about the wanted track relative to the pre
 pick (the same ``facts_between`` that wrote it). Ranking at random among those gives
 R@10 = min(1, 10 / count) in expectation; the mean over the split is a ceiling for a
 model that reads the facts perfectly but has nothing else to order the agreeing tracks.
+A second figure orders the agreeing tracks by how similar their tags are to the previous
+pick's (a first pick is often a near miss): what a perfect reading of the facts plus that
+one ordering would reach.
 Where a preference names one fact of a kind (say "more drums") while the data holds
 several of that kind, every one of them is required, so the count is slightly small and
 the ceiling slightly high.
@@ -30,21 +33,37 @@ def _keys(facts) -> set:
     return {(k, v.get("x"), v.get("album"), v.get("artist")) for k, v in facts}
 
 
+def _tag_vectors(tracks) -> np.ndarray:
+    vocab = sorted({k for t in tracks for k in t.tags})
+    col = {k: i for i, k in enumerate(vocab)}
+    m = np.zeros((len(tracks), max(1, len(vocab))), np.float32)
+    for i, t in enumerate(tracks):
+        for k, p in t.tags.items():
+            m[i, col[k]] = p
+    return m / np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-9)
+
+
 def ceiling(conversations: list[dict], tracks) -> dict:
     by_hash = {t.content_hash: t for t in tracks}
-    counts = []
+    row = {t.content_hash: i for i, t in enumerate(tracks)}
+    tags = _tag_vectors(tracks)
+    counts, ordered_hits = [], []
     for c in conversations:
         target, prev = by_hash.get(c["target"]), by_hash.get(c["turn1_pick"])
         if target is None or prev is None:
             continue
         said = {p.rsplit(".", 1)[0] for p in c["phrases"]}
         stated = {f for f in _keys(synth.facts_between(target, prev)) if f[0] in said}
-        n = sum(1 for t in tracks if t.content_hash != prev.content_hash
-                and stated <= _keys(synth.facts_between(t, prev)))
-        counts.append(max(n, 1))
+        agree = [i for i, t in enumerate(tracks) if t.content_hash != prev.content_hash
+                 and stated <= _keys(synth.facts_between(t, prev))]
+        counts.append(max(len(agree), 1))
+        sims = tags[agree] @ tags[row[prev.content_hash]]
+        order = [agree[j] for j in np.argsort(-sims, kind="stable")]
+        ordered_hits.append(row[target.content_hash] in order[:10])
     counts = np.array(counts)
     return {"conversations": len(counts), "median_agreeing_tracks": float(np.median(counts)),
-            "R@10_random_among_agreeing": round(float(np.minimum(1.0, 10 / counts).mean()), 4)}
+            "R@10_random_among_agreeing": round(float(np.minimum(1.0, 10 / counts).mean()), 4),
+            "R@10_agreeing_by_tag_similarity_to_previous": round(float(np.mean(ordered_hits)), 4)}
 
 
 def main() -> None:

@@ -235,8 +235,8 @@ class Engine:
         desc = descriptors.take([c.track_id for c in cands])
         with torch.no_grad():
             text = mean_tokens(inputs["text"], inputs["text_mask"])
-            p = TrackInputs(T(prev.scalars), T(prev.meta), T(prev.pooled))
-            c = TrackInputs(T(desc["scalars"][None]), T(desc["meta"][None]), T(desc["pooled"][None]))
+            p = TrackInputs(T(prev.scalars), T(prev.meta), T(prev.pooled), T(prev.facts))
+            c = TrackInputs(*(T(desc[part][None]) for part in ("scalars", "meta", "pooled", "facts")))
             base = T(np.array([[scale_of(model) * x.score for x in cands]], np.float32))
             order = np.argsort(-reranker(text, p, c, base)[0].float().cpu().numpy(), kind="stable")
         return [cands[i] for i in order[:k]]

@@ -59,7 +59,9 @@ def resolve_checkpoint(settings: Settings, path: Path | None = None) -> Path:
     return Path(folder)
 
 
-def load_checkpoint(settings: Settings, path: Path | None = None, device: str = "cpu") -> LoadedRetriever:
+def load_checkpoint(settings: Settings, path: Path | None = None, device: str = "cpu",
+                    reranker: bool = True) -> LoadedRetriever:
+    """The retriever (and its re-ranker, unless ``reranker`` is False: when one is about to be trained)."""
     folder = resolve_checkpoint(settings, path)
     cfg = RetrieverConfig(**json.loads((folder / "config.json").read_text()))
     model = Retriever(cfg)
@@ -70,4 +72,4 @@ def load_checkpoint(settings: Settings, path: Path | None = None, device: str = 
         raise WeightsMissing(f"retriever checkpoint {folder} was trained for profile {manifest.get('profile')!r}, "
                              f"but MUSECHAT_PROFILE is {settings.profile!r}")
     return LoadedRetriever(model.eval().to(device), json.loads((folder / "vocab.json").read_text()), manifest,
-                           folder, checkpoint_id(folder), load_reranker(folder, device))
+                           folder, checkpoint_id(folder), load_reranker(folder, device) if reranker else None)

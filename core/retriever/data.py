@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from core.retriever.facts import stated_facts
 from core.retriever.features import TrackTable
 
 MAX_TEXT_TOKENS = 32
@@ -25,6 +26,8 @@ class Example:
     text: str | None
     previous: int | None  # row in the TrackTable
     target: int  # row in the TrackTable
+    # Facts the preference states (core.retriever.facts.FACT_KEYS indices), where the data says.
+    stated: tuple[int, ...] = ()
 
 
 def read_conversations(path: Path) -> list[dict]:
@@ -40,7 +43,7 @@ def examples_from_conversations(convs: list[dict], table: TrackTable, *, turn1: 
         if c["target"] not in pos or c["turn1_pick"] not in pos:
             continue
         target = pos[c["target"]]
-        out.append(Example(c.get("video"), c["preference"], pos[c["turn1_pick"]], target))
+        out.append(Example(c.get("video"), c["preference"], pos[c["turn1_pick"]], target, stated_facts(c)))
         if turn1 and c.get("video") and (c["video"], target) not in seen_turn1:
             seen_turn1.add((c["video"], target))
             out.append(Example(c["video"], None, None, target))

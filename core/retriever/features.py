@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.db.models import Track
+from core.retriever.facts import fact_basis
 
 
 def tag_vocabulary(tracks: list[Track]) -> list[str]:
@@ -37,7 +38,8 @@ class TrackTable:
     """Aligned arrays for a set of tracks (the music tower's inputs and the filters' facts).
 
     pooled [N, Dm], segments [N, S, Dm], seg_mask [N, S], scalars [N, V + 4]
-    (tag probabilities, tempo/200, tempo known, P(vocals), vocals known), meta [N, Dt].
+    (tag probabilities, tempo/200, tempo known, P(vocals), vocals known), meta [N, Dt],
+    facts [N, BASIS_DIM] (what the re-ranker's facts are read from: core.retriever.facts).
     """
 
     ids: np.ndarray
@@ -50,6 +52,7 @@ class TrackTable:
     vocal_prob: np.ndarray
     duration_s: np.ndarray
     tempo_bpm: np.ndarray
+    facts: np.ndarray
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -88,6 +91,7 @@ def build_track_table(tracks: list[Track], vocab: list[str], store, text_encoder
         vocal_prob=np.array([np.nan if t.vocal_prob is None else t.vocal_prob for t in tracks], np.float32),
         duration_s=np.array([t.duration_s for t in tracks], np.float32),
         tempo_bpm=np.array([np.nan if t.tempo_bpm is None else t.tempo_bpm for t in tracks], np.float32),
+        facts=fact_basis(tracks),
     )
 
 

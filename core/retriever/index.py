@@ -57,15 +57,15 @@ def build_index(settings: Settings, retriever: LoadedRetriever, text_encoder, mu
     return index, table
 
 
-_DESCRIPTOR_PARTS = ("scalars", "meta", "pooled")
+_DESCRIPTOR_PARTS = ("scalars", "meta", "pooled", "facts")
 
 
 def save_descriptors(folder, table: TrackTable) -> None:
-    """The re-ranker's inputs per index row (float16 .npy files, read memory-mapped)."""
+    """The re-ranker's inputs per index row (.npy files, read memory-mapped; float16 but the facts)."""
     d = folder / "descriptors"
     d.mkdir(parents=True, exist_ok=True)
     for part in _DESCRIPTOR_PARTS:
-        np.save(d / f"{part}.npy", getattr(table, part).astype(np.float16))
+        np.save(d / f"{part}.npy", getattr(table, part).astype(np.float32 if part == "facts" else np.float16))
     np.save(d / "ids.npy", table.ids)
 
 

@@ -11,6 +11,9 @@ candidate with the previous pick, conditioned on the words. The re-ranker scores
 * the similarity of the words to the candidate's metadata (a user naming a game or an
   artist), and to the previous pick's;
 * the candidate's audio and metadata similarity to the previous pick, and the tempo ratio;
+* the facts a user can state about a candidate relative to the previous pick ("no vocals",
+  "faster", "more piano", "calmer", "shorter"; :mod:`core.retriever.facts`), each weighed by
+  how much the words ask for it;
 
 plus ``retriever_weight`` x the retriever's own score (chosen on validation). It runs on
 the retriever's top ``candidates`` tracks of a refinement turn; turn 1 (no words) is
@@ -29,7 +32,11 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-EXTRA_FEATURES = 6  # name, name - name of previous, audio sim, metadata sim, log tempo ratio, |ratio|
+from core.retriever.facts import FACT_KEYS, fact_matrix
+
+# name, name - name of previous, audio sim, metadata sim, log tempo ratio, |ratio|, tag sim, vocals gap,
+# facts asked for
+EXTRA_FEATURES = 9
 
 
 @dataclass
@@ -54,11 +61,15 @@ class TrackInputs:
     scalars: Tensor
     meta: Tensor
     pooled: Tensor
+    facts: Tensor  # core.retriever.facts.fact_basis rows
 
     @classmethod
     def from_table(cls, table, rows: np.ndarray, device: str | torch.device = "cpu") -> TrackInputs:
         T = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).to(device)  # noqa: E731
-        return cls(T(table.scalars[rows]), T(table.meta[rows]), T(table.pooled[rows]))
+        return cls(T(table.scalars[rows]), T(table.meta[rows]), T(table.pooled[rows]), T(table.facts[rows]))
+
+    def fields(self) -> tuple[Tensor, ...]:
+        return self.scalars, self.meta, self.pooled, self.facts
 
 
 class Reranker(nn.Module):
@@ -69,18 +80,25 @@ class Reranker(nn.Module):
         self.words = nn.Sequential(nn.LayerNorm(cfg.text_dim), nn.Linear(cfg.text_dim, h))
         self.diff = nn.Linear(cfg.scalar_dim, h)
         self.own = nn.Linear(cfg.scalar_dim, h)
+        # Whether the words ask for each fact (logits; core.retriever.facts), and what a fact
+        # asked for is worth: weight = gain * P(asked) + bias, per fact.
+        self.ask = nn.Sequential(nn.LayerNorm(cfg.text_dim), nn.Linear(cfg.text_dim, len(FACT_KEYS)))
+        self.fact_gain = nn.Parameter(torch.full((len(FACT_KEYS),), 4.0))
+        self.fact_bias = nn.Parameter(torch.zeros(len(FACT_KEYS)))
         self.mlp = nn.Sequential(nn.Linear(2 * h + EXTRA_FEATURES, h), nn.GELU(), nn.Dropout(cfg.dropout),
                                  nn.Linear(h, 1))
         # Mean pooled audio feature of the training catalog: audio similarity is taken
         # around it (the raw features are all positive, so raw cosines are all close to 1).
         self.register_buffer("audio_mean", torch.zeros(cfg.music_dim))
+        # The catalog's spread of energy and valence (core.retriever.facts.mood_scale).
+        self.register_buffer("mood_scale", torch.ones(2))
 
     def forward(self, text: Tensor, prev: TrackInputs, cand: TrackInputs, base: Tensor | None = None) -> Tensor:
         """text [B, Dt] (mean token features), prev fields [B, *], cand fields [B, C, *] or [C, *],
         base [B, C] (the retriever's logits) -> scores [B, C]."""
         if cand.scalars.dim() == 2:  # one candidate list shared by the batch
             b = text.shape[0]
-            cand = TrackInputs(*(x[None].expand(b, *x.shape) for x in (cand.scalars, cand.meta, cand.pooled)))
+            cand = TrackInputs(*(x[None].expand(b, *x.shape) for x in cand.fields()))
         tempo = self.cfg.scalar_dim - 4
         a = self.words(text)[:, None]  # [B, 1, h]
         d = self.diff(cand.scalars - prev.scalars[:, None])
@@ -94,8 +112,13 @@ class Reranker(nn.Module):
         audio = torch.einsum("bd,bcd->bc", pa, ca)
         same_meta = torch.einsum("bd,bcd->bc", pm, cm)
         ratio = torch.log((cand.scalars[..., tempo] * 200 + 1) / (prev.scalars[:, None, tempo] * 200 + 1))
-        extra = torch.stack([name, name - name_prev, audio, same_meta, ratio, ratio.abs()], dim=-1)
-        score = self.mlp(torch.cat([a * d, a * c, extra], dim=-1)).squeeze(-1)
+        ct, pt = F.normalize(cand.scalars[..., :tempo], dim=-1), F.normalize(prev.scalars[:, :tempo], dim=-1)
+        tags = torch.einsum("bd,bcd->bc", pt, ct)
+        vocals = (cand.scalars[..., tempo + 2] - prev.scalars[:, None, tempo + 2]).abs()
+        weight = torch.sigmoid(self.ask(text)) * self.fact_gain + self.fact_bias
+        asked = (weight[:, None] * fact_matrix(cand.facts, prev.facts, self.mood_scale)).sum(-1)
+        extra = torch.stack([name, name - name_prev, audio, same_meta, ratio, ratio.abs(), tags, vocals, asked], -1)
+        score = asked + self.mlp(torch.cat([a * d, a * c, extra], dim=-1)).squeeze(-1)
         if base is not None and self.cfg.retriever_weight:
             score = score + self.cfg.retriever_weight * base
         return score

@@ -29,6 +29,7 @@ from core.retriever.data import Example, FeatureBank, examples_from_conversation
 from core.retriever.evaluate import ranks_of_targets, summarize
 from core.retriever.features import TrackTable, build_track_table, tag_vocabulary
 from core.retriever.model import Retriever, RetrieverConfig
+from core.retriever.facts import FACT_KEYS, mood_scale
 from core.retriever.rerank import Reranker, RerankerConfig, TrackInputs, rerank_matrix, scale_of
 from core.retriever.video import VideoAnalyser
 
@@ -69,6 +70,8 @@ class TrainConfig:
     rerank_hidden: int = 128
     rerank_lr: float = 1e-3
     rerank_candidates: int = 1000
+    # Weight of the loss that teaches the re-ranker which facts a preference states.
+    rerank_stated_weight: float = 1.0
 
     @classmethod
     def from_file(cls, path: Path | None, **overrides) -> TrainConfig:
@@ -197,6 +200,7 @@ def train_reranker(model: Retriever, prep: Prepared, cfg: TrainConfig, device: s
     reranker = Reranker(rcfg).to(device)
     train_rows = sorted({e.target for e in prep.train})
     reranker.audio_mean.copy_(torch.from_numpy(t.pooled[train_rows].mean(0)))
+    reranker.mood_scale.copy_(torch.from_numpy(mood_scale(t.facts)))
     examples = [e for e in prep.train if e.text is not None and e.previous is not None]
     if not examples:
         raise SystemExit("no refinement turns in the training conversations: run `musechat data synth`")
@@ -236,6 +240,15 @@ def train_reranker(model: Retriever, prep: Prepared, cfg: TrainConfig, device: s
             prev = TrackInputs.from_table(t, np.array([e.previous for e in chunk]), device)
             scores = reranker(text, prev, cand)
             loss = F.cross_entropy(scores, torch.tensor([col[e.target] for e in chunk], device=device))
+            if cfg.rerank_stated_weight:
+                # Where the data says which facts a preference states, read them from the words too.
+                known = [i for i, e in enumerate(chunk) if e.stated]
+                if known:
+                    stated = torch.zeros(len(known), len(FACT_KEYS), device=device)
+                    for r, i in enumerate(known):
+                        stated[r, list(chunk[i].stated)] = 1.0
+                    loss = loss + cfg.rerank_stated_weight * F.binary_cross_entropy_with_logits(
+                        reranker.ask(text[known]), stated)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -398,7 +411,7 @@ def retrain_reranker(settings: Settings, checkpoint: Path, cfg: TrainConfig, *, 
     conv_dir = Path(cfg.conversations) if cfg.conversations else settings.data_dir / "datasets" / "conversations"
     prep = prep or prepare(settings, conv_dir, say)
     device = _device(settings)
-    loaded = load_checkpoint(settings, checkpoint, device=device)
+    loaded = load_checkpoint(settings, checkpoint, device=device, reranker=False)
     if loaded.vocab != prep.vocab:
         raise SystemExit("the catalog's tag vocabulary differs from the checkpoint's: retrain the retriever")
     reranker, info = train_reranker(loaded.model, prep, cfg, device, say, show_progress)

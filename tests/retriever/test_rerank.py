@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from core.retriever.facts import BASIS_DIM
 from core.retriever.rerank import Reranker, RerankerConfig, TrackInputs, load_reranker, rerank_matrix, save_reranker
 
 TEXT_DIM, TAGS = 16, 3
@@ -22,8 +23,14 @@ def _table(n: int, seed: int = 0) -> SimpleNamespace:
     scalars[:, TAGS + 1] = 1.0
     scalars[:, TAGS + 2] = rng.random(n)
     scalars[:, TAGS + 3] = 1.0
+    facts = np.zeros((n, BASIS_DIM), np.float32)  # core.retriever.facts.fact_basis columns
+    facts[:, 0], facts[:, 1] = scalars[:, TAGS + 2], scalars[:, TAGS] * 200  # vocals, tempo
+    facts[:, 2:4] = rng.normal(size=(n, 2))  # energy, valence
+    facts[:, 4] = rng.uniform(30, 300, n)  # duration
+    facts[:, 5:7] = rng.integers(1, 4, (n, 2))  # album, artist codes
+    facts[:, 7:] = rng.random((n, BASIS_DIM - 7))
     return SimpleNamespace(scalars=scalars, meta=rng.normal(size=(n, TEXT_DIM)).astype(np.float32),
-                           pooled=rng.random((n, 8)).astype(np.float32))
+                           pooled=rng.random((n, 8)).astype(np.float32), facts=facts)
 
 
 def _reranker(**kw) -> Reranker:
@@ -89,6 +96,7 @@ def test_save_and_load_give_the_same_scores(tmp_path):
     table = _table(12)
     model = _reranker(retriever_weight=0.2)
     model.audio_mean.fill_(0.5)
+    model.mood_scale.fill_(2.0)
     save_reranker(model, tmp_path, {"note": 1})
     loaded = load_reranker(tmp_path)
     assert loaded.cfg == model.cfg

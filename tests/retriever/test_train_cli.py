@@ -87,3 +87,6 @@ def test_a_reranker_from_another_version_is_a_clear_error(trained, tmp_path):
     assert proc.returncode != 0
     assert "musechat train reranker --checkpoint" in proc.stdout + proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
+    # ... and the command it names mends the checkpoint.
+    ok(musechat(trained["data"], "train", "reranker", "--config", str(trained["config"]), "--checkpoint", str(ckpt)))
+    ok(musechat(trained["data"], "eval", "retrieval", "--pairs", str(pairs), "--checkpoint", str(ckpt), "--json"))
