@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     top_k: int = Field(default=5, gt=0, le=25, description="Picks shown per turn.")
     job_timeout_s: float = Field(default=300.0, gt=0, description=(
         "Time limit of one turn's job inside a worker."))
+    delivery_lease_s: float = Field(default=300.0, gt=0, description=(
+        "A front end that claimed a finished turn and has not confirmed posting it within this time "
+        "(it crashed) loses the claim; the turn is offered again."))
 
     # --- platform secrets (conventional names, never printed) -------------------------
     discord_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices(

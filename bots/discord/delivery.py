@@ -15,7 +15,9 @@ One asyncio task polls the conversation service (every call in a thread):
 Posts are normal bot messages, never the 15-minute interaction token. A post that fails
 for a passing reason (Discord 5xx, network) is released back to the service and tried
 again after a pause; one that cannot succeed (thread deleted, no access) is logged and
-dropped.
+dropped. Either way the claim ends (``finish_delivery``); a claim a crashed process left
+open is offered again after ``MUSECHAT_DELIVERY_LEASE_S``, and the check for an earlier
+picks message keeps that from posting twice.
 """
 
 from __future__ import annotations
@@ -166,7 +168,9 @@ class Delivery:
         channel = self._place(view)
         if channel is None:
             log.warning("turn %s has no Discord place to post in (%r); dropped", view.turn_id, view.thread_id)
+            await asyncio.to_thread(self.bot.service.finish_delivery, view.turn_id)
             return
+        transient = False
         try:
             if view.status == "failed":
                 if early and view.picks:  # picks were shown: drop their "writing why…" placeholder
@@ -192,9 +196,11 @@ class Delivery:
             if early:
                 self._posted[view.turn_id] = early
             await asyncio.to_thread(self.bot.service.release_delivery, view.turn_id)
-            self._transient_failure = True
+            self._transient_failure = transient = True
         except discord.HTTPException:
             log.exception("Discord refused turn %s's message; dropped", view.turn_id)
+        if not transient:  # posted, or dropped for good: the claim ends here
+            await asyncio.to_thread(self.bot.service.finish_delivery, view.turn_id)
 
     async def _posted_before(self, channel: discord.PartialMessageable, view: TurnView) -> int | None:
         """The id of this turn's picks message if one was posted before (e.g. before a restart)."""

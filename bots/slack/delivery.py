@@ -11,7 +11,9 @@ One background thread polls the conversation service:
 
 A post that fails for a passing reason (network, Slack errors, rate limits beyond the
 client's retries) is released back to the service and tried again later; one that can
-never succeed (the channel is gone, the app was removed) is logged and dropped.
+never succeed (the channel is gone, the app was removed) is logged and dropped. Either
+way the claim ends (``finish_delivery``); a claim a crashed process left open is offered
+again after ``MUSECHAT_DELIVERY_LEASE_S`` (posted at least once, never lost).
 """
 
 from __future__ import annotations
@@ -143,6 +145,7 @@ class Deliverer:
         if client is None or not view.channel_id:
             log.warning("turn %s: no Slack installation for workspace %s; result dropped",
                         view.turn_id, view.workspace_id)
+            self.service.finish_delivery(view.turn_id)
             return 0
         text, blocks = turn_message(view)
         with self._lock:
@@ -177,6 +180,7 @@ class Deliverer:
                                 blocks=blocks, unfurl_links=False)
 
     def _sent(self, view: TurnView) -> int:
+        self.service.finish_delivery(view.turn_id)
         with self._lock:
             self._failures.pop(view.turn_id, None)
             self._not_before.pop(view.turn_id, None)
@@ -185,6 +189,7 @@ class Deliverer:
     def _failed(self, view: TurnView, error: str | None, posted: _Posted | None) -> int:
         if error in PERMANENT:
             log.error("turn %s: cannot post into %s (%s); result dropped", view.turn_id, view.channel_id, error)
+            self.service.finish_delivery(view.turn_id)
             return 0
         with self._lock:
             n = self._failures[view.turn_id] = self._failures.get(view.turn_id, 0) + 1

@@ -31,7 +31,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -756,15 +756,20 @@ class ConversationService:
             time.sleep(poll_s)
 
     def claim_deliveries(self, platform: str | None = None, limit: int = 20) -> list[TurnView]:
-        """Finished turns nobody has delivered yet, each claimed for exactly one caller.
+        """Finished turns nobody has posted yet, each claimed for exactly one caller.
 
-        The claim is one ``UPDATE ... SET delivered_at = now WHERE delivered_at IS NULL``
-        per turn, so two front-end processes (or one restarted) never get the same turn.
-        Call :meth:`release_delivery` when posting failed so it is offered again.
+        The claim is one ``UPDATE ... SET delivered_at = now WHERE <still claimable>`` per
+        turn, so two front-end processes (or one restarted) never get the same turn. A claim
+        is a lease: the caller ends it with :meth:`finish_delivery` (posted, or dropped for
+        good) or :meth:`release_delivery` (posting failed, offer it again). A claim still open
+        after ``delivery_lease_s`` (its process died mid-post) is offered again, so a result
+        is posted at least once rather than lost.
         """
+        stale = utcnow() - timedelta(seconds=self.settings.delivery_lease_s)
+        claimable = and_(Turn.posted_at.is_(None), or_(Turn.delivered_at.is_(None), Turn.delivered_at < stale))
         with self._session() as s:
             q = (select(Turn.id).join(Conversation)
-                 .where(Turn.status.in_([TurnStatus.done, TurnStatus.failed]), Turn.delivered_at.is_(None))
+                 .where(Turn.status.in_([TurnStatus.done, TurnStatus.failed]), claimable)
                  .order_by(Turn.finished_at, Turn.id).limit(limit))
             if platform:
                 q = q.where(Conversation.platform == platform)
@@ -772,7 +777,7 @@ class ConversationService:
         claimed = []
         for turn_id in candidates:
             with self._session() as s:
-                won = s.execute(update(Turn).where(Turn.id == turn_id, Turn.delivered_at.is_(None))
+                won = s.execute(update(Turn).where(Turn.id == turn_id, claimable)
                                 .values(delivered_at=utcnow())).rowcount
             if won == 1:
                 claimed.append(turn_id)
@@ -786,7 +791,12 @@ class ConversationService:
     def release_delivery(self, turn_id: int) -> None:
         """Undo a claim after posting failed, so the turn is offered again."""
         with self._session() as s:
-            s.execute(update(Turn).where(Turn.id == turn_id).values(delivered_at=None))
+            s.execute(update(Turn).where(Turn.id == turn_id, Turn.posted_at.is_(None)).values(delivered_at=None))
+
+    def finish_delivery(self, turn_id: int) -> None:
+        """End a claim for good: the result was posted (or can never be, e.g. the channel is gone)."""
+        with self._session() as s:
+            s.execute(update(Turn).where(Turn.id == turn_id).values(posted_at=utcnow()))
 
     def _view(self, s: Session, turn: Turn) -> TurnView:
         conv = turn.conversation

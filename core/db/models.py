@@ -164,7 +164,9 @@ class Turn(Base):
     timings: Mapped[dict] = mapped_column(default=dict)  # stage -> seconds
     job_id: Mapped[str | None] = mapped_column(String(64))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    delivered_at: Mapped[datetime | None] = mapped_column()  # front end posted the result
+    # A front end claimed the result for posting; the claim is a lease until posted_at is set.
+    delivered_at: Mapped[datetime | None] = mapped_column()
+    posted_at: Mapped[datetime | None] = mapped_column()  # posted (or dropped for good) by the front end
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()

@@ -7,6 +7,7 @@ against the real engine is covered in test_turns.py and tests/workers/.
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -214,6 +215,27 @@ def test_delivery_claim_is_exactly_once(service):
     fresh.release_delivery(handles[0].turn_id)
     assert [v.turn_id for v in fresh.claim_deliveries()] == [handles[0].turn_id]
     assert fresh.claim_deliveries() == []
+
+
+def test_a_claim_left_open_by_a_crash_is_offered_again_after_the_lease(service):
+    posted, crashed, dropped = (start(service, event_id=f"l{i}") for i in range(3))
+    for h in (posted, crashed, dropped):
+        _finish(service.url, h.turn_id)
+    assert len(service.claim_deliveries()) == 3
+    service.finish_delivery(posted.turn_id)  # posted
+    service.finish_delivery(dropped.turn_id)  # the channel is gone: dropped for good
+    # The process holding ``crashed`` died mid-post: within the lease nobody else may take it.
+    assert service.claim_deliveries() == []
+    with session_scope(service.url) as s:  # the lease runs out
+        s.execute(update(Turn).values(delivered_at=utcnow() - timedelta(seconds=service.settings.delivery_lease_s + 1)))
+    [again] = service.claim_deliveries()
+    assert again.turn_id == crashed.turn_id
+    assert service.claim_deliveries() == []  # claimed anew, so a lease again
+    service.finish_delivery(crashed.turn_id)
+    service.release_delivery(crashed.turn_id)  # too late to undo a finished delivery
+    with session_scope(service.url) as s:
+        s.execute(update(Turn).values(delivered_at=utcnow() - timedelta(days=1)))
+    assert service.claim_deliveries() == []
 
 
 def test_delivery_is_per_platform(service):

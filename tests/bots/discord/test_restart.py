@@ -5,11 +5,15 @@ early (before the explanations) are completed in place, not posted again."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import update
 
 from core.config import get_settings
 from core.conversation.service import ConversationService
+from core.db.models import Turn, utcnow
+from core.db.session import session_scope
 from tests.bots.discord.harness import Harness
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
@@ -49,14 +53,21 @@ async def restart_recovery(h: Harness) -> None:
     turn2 = await _latest_turn(service, thread["id"])
     assert turn2.index == 1
 
-    # Turn 2 finishes while no bot runs: the next process posts it, once.
+    # Turn 2 finishes while no bot runs, and a process that claimed it died before posting
+    # (its claim is left open): once the lease has run out, the next process posts it, once.
     await h.stop_bot()
     assert (await asyncio.to_thread(service.wait, turn2.turn_id, 180)).finished
+    [claimed] = await asyncio.to_thread(service.claim_deliveries, "discord")
+    assert claimed.turn_id == turn2.turn_id
+    with session_scope() as s:
+        s.execute(update(Turn).where(Turn.id == turn2.turn_id)
+                  .values(delivered_at=utcnow() - timedelta(seconds=get_settings().delivery_lease_s + 1)))
     await h.start_bot()
     await h.wait_picks(thread["id"], 2)
     await asyncio.sleep(1.0)  # several delivery rounds: nothing more may appear
     assert len(h.picks_messages(thread["id"])) == 2
-    assert (await asyncio.to_thread(service.get_turn, turn2.turn_id)).delivered
+    with session_scope() as s:
+        assert s.get(Turn, turn2.turn_id).posted_at is not None
 
 
 def test_restart_keeps_buttons_and_delivers_once(end_to_end):

@@ -118,6 +118,8 @@ def test_post_that_can_never_succeed_is_dropped(run, mock_slack, started):
     mock_slack.fail["chat.postMessage"] = ["channel_not_found"]
     assert run.bot.deliverer.tick() == 0
     assert run.bot.deliverer.tick() == 0 and len(mock_slack.posts()) == 1  # not retried in a loop
+    with session_scope(run.service.url) as s:
+        assert s.get(Turn, turn_id).posted_at is not None  # the claim ended: not offered again later
 
 
 def test_delivery_thread_posts_by_itself(run, mock_slack, started):
@@ -125,5 +127,9 @@ def test_delivery_thread_posts_by_itself(run, mock_slack, started):
     run.bot.start()
     store_answer(run.service, turn_id)
     mock_slack.wait_for(lambda: mock_slack.posts(), timeout=10, what="the picks")
-    with session_scope(run.service.url) as s:
-        assert s.get(Turn, turn_id).delivered_at is not None
+
+    def posted():
+        with session_scope(run.service.url) as s:
+            return s.get(Turn, turn_id).posted_at is not None
+
+    mock_slack.wait_for(posted, timeout=10, what="the claim to end")
