@@ -60,6 +60,9 @@ def celery_config(settings: Settings, *, redeliver_after_s: float | None = None)
         "beat_schedule": {
             "retention": {"task": "musechat.retention", "schedule": settings.retention_interval_minutes * 60,
                           "options": {"queue": "cpu"}},
+            # Turns still queued after a job's time limit lost their message (e.g. with the broker).
+            "requeue-stalled": {"task": "musechat.requeue_stalled", "schedule": settings.job_timeout_s,
+                                "options": {"queue": "cpu"}},
         },
     }
 

@@ -3,6 +3,8 @@ real engine: what a user of a chat front end would see."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import func, select
 
@@ -195,3 +197,23 @@ def test_unusual_feedback_keeps_the_conversation_going(service, tmp_path):
 def _turn_count(conversation_id: int) -> int:
     with session_scope() as s:
         return s.scalar(select(func.count()).select_from(Turn).where(Turn.conversation_id == conversation_id))
+
+
+class _LostMessage:
+    """A queue that accepted the job and then lost it (a broker restart without persistence)."""
+
+    def submit(self, turn_id: int, job_id: str) -> None:
+        pass
+
+
+def test_beat_sends_turns_whose_message_was_lost_again(service, tmp_path, celery_worker):
+    lossy = ConversationService(get_settings(), dispatcher=_LostMessage())
+    clip = write_clip(tmp_path / "lost.mp4", seconds=2.5, width=68)
+    handle = _start(lossy, clip, "ev-lost")
+    assert service.get_turn(handle.turn_id).status == "queued"
+    entry = celery_worker.conf.beat_schedule["requeue-stalled"]
+    assert entry["schedule"] == get_settings().job_timeout_s
+    with session_scope() as s:  # it has been queued longer than any job may take
+        s.get(Turn, handle.turn_id).created_at -= timedelta(seconds=get_settings().job_timeout_s + 1)
+    celery_worker.send_task(entry["task"], queue=entry["options"]["queue"])  # what beat sends
+    _done(service, handle.turn_id)
