@@ -97,6 +97,14 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = Field(default=None, validation_alias=AliasChoices(
         "SLACK_APP_TOKEN", "MUSECHAT_SLACK_APP_TOKEN"), description=(
         "Slack app-level token (xapp-..., Socket Mode)."))
+    slack_client_id: str | None = Field(default=None, validation_alias=AliasChoices(
+        "SLACK_CLIENT_ID", "MUSECHAT_SLACK_CLIENT_ID"), description=(
+        "Slack app client id; with the client secret, turns on the OAuth install flow (HTTP mode)."))
+    slack_client_secret: SecretStr | None = Field(default=None, validation_alias=AliasChoices(
+        "SLACK_CLIENT_SECRET", "MUSECHAT_SLACK_CLIENT_SECRET"), description="Slack app client secret.")
+    slack_redirect_uri: str | None = Field(default=None, validation_alias=AliasChoices(
+        "SLACK_REDIRECT_URI", "MUSECHAT_SLACK_REDIRECT_URI"), description=(
+        "OAuth redirect URL, when Slack must be told it explicitly."))
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description=(
         "Logging level."))

@@ -79,8 +79,8 @@ def create_bot(settings: Settings | None = None, *, service: ConversationService
         if not settings.broker_url:
             raise ConfigError(NEEDS_BROKER)
         service = ConversationService(settings)
-    if oauth is None and oauth_configured():
-        oauth = oauth_settings(service.url)
+    if oauth is None and oauth_configured(settings):
+        oauth = oauth_settings(service.url, settings)
     bot_token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     if oauth is None and not bot_token:
         raise ConfigError("SLACK_BOT_TOKEN is not set (xoxb-..., from your Slack app's OAuth & Permissions page); "

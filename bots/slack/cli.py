@@ -32,7 +32,7 @@ def slack(
         raise ConfigError("SLACK_APP_TOKEN is not set: Socket Mode needs an app-level token (xapp-..., "
                           "Basic Information > App-Level Tokens, scope connections:write); "
                           "or run `musechat serve slack --http` with SLACK_SIGNING_SECRET")
-    if not http and oauth_configured():
+    if not http and oauth_configured(settings):
         raise ConfigError("SLACK_CLIENT_ID/SLACK_CLIENT_SECRET (install into many workspaces) need HTTP mode "
                           "for the install pages: run `musechat serve slack --http`")
     bot = create_bot(settings, http=http)

@@ -5,13 +5,12 @@ mode serves ``/slack/install`` and ``/slack/oauth_redirect``) stores each worksp
 bot token with slack_sdk's ``SQLAlchemyInstallationStore`` in MuseChat's database; the
 tables belong to our Alembic migrations (``musechat db upgrade`` creates them), so the
 stores never create tables themselves. OAuth is on when ``SLACK_CLIENT_ID`` and
-``SLACK_CLIENT_SECRET`` are set (Slack's own variable names, read by Bolt's
-``OAuthSettings``).
+``SLACK_CLIENT_SECRET`` are set (Slack's own variable names, read through the settings,
+so a ``.env`` file works too).
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass
 
@@ -22,6 +21,7 @@ from slack_sdk.oauth.installation_store import InstallationStore
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 
+from core.config import Settings
 from core.db.session import get_engine
 
 # Everything the app does: read mentions and thread replies, post and edit its replies,
@@ -46,19 +46,25 @@ def with_rate_limit_retries(client: WebClient) -> WebClient:
     return client
 
 
-def oauth_configured() -> bool:
-    return bool(os.environ.get("SLACK_CLIENT_ID") and os.environ.get("SLACK_CLIENT_SECRET"))
+def oauth_configured(settings: Settings) -> bool:
+    return bool(settings.slack_client_id and settings.slack_client_secret)
 
 
-def oauth_settings(database_url: str, *, client_id: str | None = None, client_secret: str | None = None,
-                   redirect_uri: str | None = None) -> OAuthSettings:
+def oauth_settings(database_url: str, settings: Settings | None = None, *, client_id: str | None = None,
+                   client_secret: str | None = None, redirect_uri: str | None = None) -> OAuthSettings:
     """Bolt's OAuth settings with both stores in MuseChat's database (credentials from the
-    arguments, else SLACK_CLIENT_ID / SLACK_CLIENT_SECRET / SLACK_REDIRECT_URI)."""
-    client_id = client_id or os.environ["SLACK_CLIENT_ID"]
+    arguments, else the settings: SLACK_CLIENT_ID / SLACK_CLIENT_SECRET / SLACK_REDIRECT_URI)."""
+    if settings is not None:
+        client_id = client_id or settings.slack_client_id
+        secret = settings.slack_client_secret
+        client_secret = client_secret or (secret.get_secret_value() if secret else None)
+        redirect_uri = redirect_uri or settings.slack_redirect_uri
+    if not client_id or not client_secret:
+        raise ValueError("the Slack OAuth flow needs SLACK_CLIENT_ID and SLACK_CLIENT_SECRET")
     engine = get_engine(database_url)
     return OAuthSettings(
         client_id=client_id,
-        client_secret=client_secret or os.environ["SLACK_CLIENT_SECRET"],
+        client_secret=client_secret,
         scopes=list(BOT_SCOPES),
         user_scopes=[],
         redirect_uri=redirect_uri,

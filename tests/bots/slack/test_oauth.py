@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, inspect, select
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 
-from bots.slack.installs import oauth_settings
+from bots.slack.installs import oauth_configured, oauth_settings
 from core.db.models import Conversation
 from core.db.session import get_engine, session_scope
 from tests.bots.slack.conftest import store_answer
@@ -29,6 +29,22 @@ def _get(url: str, cookie: str | None = None):
             return resp.status, resp.headers, resp.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.headers, exc.read().decode()
+
+
+def test_client_credentials_come_from_the_settings(recorded_service, monkeypatch):
+    from core.config import Settings
+
+    monkeypatch.delenv("SLACK_CLIENT_ID", raising=False)
+    monkeypatch.delenv("SLACK_CLIENT_SECRET", raising=False)
+    assert not oauth_configured(Settings())
+    monkeypatch.setenv("SLACK_CLIENT_ID", CLIENT_ID)
+    monkeypatch.setenv("SLACK_CLIENT_SECRET", "from-env")
+    monkeypatch.setenv("SLACK_REDIRECT_URI", "https://bot.example/slack/oauth_redirect")
+    settings = Settings()
+    assert oauth_configured(settings) and "from-env" not in repr(settings)  # a secret is never printed
+    oauth = oauth_settings(recorded_service.url, settings)
+    assert (oauth.client_id, oauth.client_secret, oauth.redirect_uri) == (
+        CLIENT_ID, "from-env", "https://bot.example/slack/oauth_redirect")
 
 
 @pytest.fixture
