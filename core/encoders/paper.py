@@ -86,6 +86,7 @@ class ClipFrames:
         self.towers = towers
         self.name = towers.name + "-image"
         self.dim = towers.dim
+        self._label_vecs: np.ndarray | None = None  # the scene-label prompts, encoded once
 
     def encode(self, frames: np.ndarray) -> np.ndarray:
         return self.towers.encode_images(frames)
@@ -98,7 +99,9 @@ class ClipFrames:
         return self._labels(self.encode(frames), k)
 
     def _labels(self, feats: np.ndarray, k: int) -> list[str]:
-        label_vecs = self.towers.encode_text([f"a photo of {s}" for s in SCENE_LABELS]).pooled
+        if self._label_vecs is None:
+            self._label_vecs = self.towers.encode_text([f"a photo of {s}" for s in SCENE_LABELS]).pooled
+        label_vecs = self._label_vecs
         img = feats / np.linalg.norm(feats, axis=-1, keepdims=True).clip(1e-8)
         sims = (img @ label_vecs.T).mean(0)
         return [SCENE_LABELS[i].removeprefix("a ").removeprefix("an ") for i in np.argsort(-sims)[:k]]

@@ -22,6 +22,14 @@ def test_clip_frames_and_labels(towers):
     feats, labels = enc.encode_with_labels(frames, k=2)
     assert feats.shape == (5, enc.dim) and feats.dtype == np.float32
     assert len(labels) == 2 and all(isinstance(x, str) for x in labels)
+    # The label prompts are encoded once per encoder, not once per video.
+    calls = []
+    encode_text = towers.encode_text
+    towers.encode_text = lambda texts: calls.append(texts) or encode_text(texts)
+    try:
+        assert enc.labels(frames, k=2) == labels and calls == []
+    finally:
+        del towers.encode_text
 
 
 def test_clip_text_tokens_mask_and_pooled(towers):
