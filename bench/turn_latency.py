@@ -178,7 +178,13 @@ def throughput(service: ConversationService, conversations: int, workdir: Path) 
 
 
 def measure(repeats: int = 5, conversations: int = 6, with_throughput: bool = True, say=print) -> dict:
+    from core.db import migrate
+
     settings = get_settings()
+    state = migrate.schema_state(settings.sqlalchemy_url)
+    if not state.up_to_date:  # the benchmark reads the installation as it is: never migrates it
+        raise SystemExit(f"the database schema is not up to date ({state.error or state.current}): "
+                         "run `musechat db upgrade` first")
     # In-process jobs for the latency part, whatever broker is configured.
     service = ConversationService(settings.model_copy(update={"broker_url": None}))
     t0 = time.perf_counter()
