@@ -1,9 +1,10 @@
-"""Deleting a user's data never deletes files outside the data directory."""
+"""Deleting a user's data never deletes files outside the data directory; manifests name
+data without one machine's folders or a database password."""
 
 from __future__ import annotations
 
 from core.config import get_settings
-from core.files import remove_stored_files
+from core.files import manifest_database, manifest_path, remove_stored_files
 
 
 def test_only_files_under_the_data_dir_are_removed(tmp_path):
@@ -17,3 +18,12 @@ def test_only_files_under_the_data_dir_are_removed(tmp_path):
     skipped = remove_stored_files([inside, outside, sneaky, settings.data_dir / "missing.mp4"], settings)
     assert not inside.exists()
     assert outside.exists() and len(skipped) == 2
+
+
+def test_manifests_name_data_portably_and_never_a_password(tmp_path):
+    settings = get_settings()
+    assert manifest_path(settings.data_dir / "datasets" / "conversations", settings) == "DATA_DIR/datasets/conversations"
+    assert manifest_path(tmp_path / "elsewhere", settings) == str(tmp_path / "elsewhere")
+    assert manifest_database(settings.model_copy(update={"database_url": None})) == "DATA_DIR/musechat.db"
+    pg = settings.model_copy(update={"database_url": "postgresql+psycopg://mc:s3cret@db:5432/musechat"})
+    assert manifest_database(pg) == "postgresql+psycopg://mc:***@db:5432/musechat"

@@ -10,6 +10,7 @@ import typer
 
 from core.config import Settings, get_settings
 from core.errors import MuseChatError
+from core.files import manifest_database
 
 DEFAULT_THREADS = 2  # this project's CPU machines have two cores
 
@@ -112,7 +113,7 @@ def train_explainer(
         "lora": {"r": explainer.lm.peft_config["default"].r,
                  "alpha": explainer.lm.peft_config["default"].lora_alpha,
                  "targets": sorted(explainer.lm.peft_config["default"].target_modules)},
-        "data": {"catalog": settings.sqlalchemy_url.split("///")[-1], "tracks": len(tracks),
+        "data": {"catalog": manifest_database(settings), "tracks": len(tracks),
                  "train_tracks": len(train_tracks), "test_tracks": len(test_tracks),
                  "train_examples": len(examples), "references": "synthesised from track facts "
                  "(core.explainer.references, train templates only)",

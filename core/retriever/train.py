@@ -25,6 +25,7 @@ from core.config import Settings
 from core.db.models import Track
 from core.db.session import session_scope
 from core.retriever.checkpoint import save_checkpoint
+from core.files import manifest_path
 from core.retriever.data import Example, FeatureBank, examples_from_conversations, read_conversations, unique_target_batches
 from core.retriever.evaluate import ranks_of_targets, summarize
 from core.retriever.features import TrackTable, build_track_table, tag_vocabulary
@@ -143,7 +144,7 @@ def prepare(settings: Settings, conv_dir: Path, say: Callable[[str], None] = pri
         test=examples_from_conversations(splits["test"], table),
         encoders={"frames": enc.frames.name, "text": enc.text.name, "music": enc.music.name},
         dims={"frame_dim": enc.frames.dim, "text_dim": enc.text.dim, "music_dim": enc.music.dim},
-        data={"conversations": str(conv_dir), "sha256": digest,
+        data={"conversations": manifest_path(conv_dir, settings), "sha256": digest,
               "conversations_per_split": {k: len(v) for k, v in splits.items()},
               "scene_clips": len(videos), "catalog_tracks": len(tracks)},
     )

@@ -90,3 +90,9 @@ def test_a_reranker_from_another_version_is_a_clear_error(trained, tmp_path):
     # ... and the command it names mends the checkpoint.
     ok(musechat(trained["data"], "train", "reranker", "--config", str(trained["config"]), "--checkpoint", str(ckpt)))
     ok(musechat(trained["data"], "eval", "retrieval", "--pairs", str(pairs), "--checkpoint", str(ckpt), "--json"))
+
+
+def test_the_manifest_names_no_machine_folders(trained):
+    manifest = json.loads((trained["ckpt"] / "manifest.json").read_text())
+    assert manifest["data"]["conversations"] == "DATA_DIR/datasets/conversations"
+    assert manifest["reranker"]["data"]["conversations"] == "DATA_DIR/datasets/conversations"
