@@ -13,7 +13,10 @@ A post that fails for a passing reason (network, Slack errors, rate limits beyon
 client's retries) is released back to the service and tried again later; one that can
 never succeed (the channel is gone, the app was removed) is logged and dropped. Either
 way the claim ends (``finish_delivery``); a claim a crashed process left open is offered
-again after ``MUSECHAT_DELIVERY_LEASE_S`` (posted at least once, never lost).
+again after ``MUSECHAT_DELIVERY_LEASE_S`` (posted at least once, never lost). Before
+posting a turn it did not show itself, a process looks in the thread for that turn's picks
+message (posted early before a restart, or by a process that died before ending its
+claim) and completes it in place, so a restart never shows the picks twice.
 """
 
 from __future__ import annotations
@@ -150,6 +153,8 @@ class Deliverer:
         text, blocks = turn_message(view)
         with self._lock:
             posted = self._posted.pop(view.turn_id, None)
+        if posted is None:
+            posted = self._posted_before(client, view)
         try:
             self._send(client, view, text, blocks, posted)
         except SlackApiError as exc:
@@ -167,6 +172,24 @@ class Deliverer:
         except (SlackClientError, OSError) as exc:
             return self._failed(view, str(exc), posted)
         return self._sent(view)
+
+    def _posted_before(self, client, view: TurnView) -> _Posted | None:
+        """This turn's picks message if a process posted it before (early picks before a
+        restart, or a post whose process died before ending its claim), found in the thread
+        by its first pick's block id; then it is completed in place, not posted again."""
+        root = reply_ts(view.thread_id or "")
+        if not view.picks or not view.channel_id or root is None:
+            return None
+        marker = f"pick-{view.picks[0].pick_id}"
+        try:
+            resp = client.conversations_replies(channel=view.channel_id, ts=root, limit=200)
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            log.info("turn %s: could not read the thread (%s); posting the result", view.turn_id, exc)
+            return None
+        for message in resp.get("messages") or []:
+            if any(b.get("block_id") == marker for b in message.get("blocks") or []):
+                return _Posted(view.channel_id, message["ts"])
+        return None
 
     def _send(self, client, view: TurnView, text: str, blocks: list | None, posted: _Posted | None) -> None:
         if posted is not None:

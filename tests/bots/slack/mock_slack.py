@@ -152,6 +152,14 @@ class MockSlack:
                 else:
                     del self.messages[key]
             return 200, {}, {"ok": True, "channel": key[0], "ts": key[1]}
+        if method == "conversations.replies":  # a thread: its root and replies, oldest first
+            channel, root = params.get("channel"), params.get("ts")
+            with self._lock:
+                msgs = [{"ts": ts, "thread_ts": m.get("thread_ts") or ts, "blocks": m.get("blocks") or [],
+                         "text": m.get("text", ""), "bot_id": "BBOT"}
+                        for (ch, ts), m in sorted(self.messages.items())
+                        if ch == channel and (ts == root or m.get("thread_ts") == root)]
+            return 200, {}, {"ok": True, "messages": msgs, "has_more": False}
         if method == "chat.postEphemeral":
             return 200, {}, {"ok": True, "message_ts": f"{time.time():.6f}"}
         if method == "views.open":

@@ -67,6 +67,20 @@ def test_picks_first_then_explanations_by_chat_update(run, mock_slack, started):
     assert run.bot.deliverer.tick() == 0 and run.service.get_turn(turn_id).delivered
 
 
+def test_picks_shown_before_a_restart_are_completed_in_place(serve, recorded_service, mock_slack, run, started):
+    turn_id, thread = started
+    store_answer(run.service, turn_id, status="running", explained=False)
+    assert run.bot.deliverer.tick() == 1  # early picks, then this process goes away
+    (early_ts,) = _picks_messages(mock_slack)
+    store_answer(run.service, turn_id, status="done", explained=True)
+    fresh = serve(recorded_service)  # a new process: it never saw the early message
+    assert fresh.bot.deliverer.tick() == 1
+    assert [c.params["ts"] for c in mock_slack.calls_to("chat.update")] == [early_ts]
+    assert len(mock_slack.posts()) == 1 and _picks_messages(mock_slack) == [early_ts]
+    assert mock_slack.calls_to("conversations.replies")[0].params["ts"] == thread
+    assert "Its soft pad feel suits the scene." in str(mock_slack.messages[("C1", early_ts)]["blocks"])
+
+
 def test_failed_job_gets_a_short_friendly_reply(run, mock_slack, started):
     turn_id, thread = started
     store_answer(run.service, turn_id, status="failed", error="That video seems to be damaged or cut off, "
