@@ -14,7 +14,7 @@ client's retries) is released back to the service and tried again later; one tha
 never succeed (the channel is gone, the app was removed) is logged and dropped. Either
 way the claim ends (``finish_delivery``); a claim a crashed process left open is offered
 again after ``MUSECHAT_DELIVERY_LEASE_S`` (posted at least once, never lost). Before
-posting a turn it did not show itself, a process looks in the thread for that turn's picks
+posting a turn it did not watch itself, a process looks in the thread for that turn's picks
 message (posted early before a restart, or by a process that died before ending its
 claim) and completes it in place, so a restart never shows the picks twice.
 """
@@ -62,6 +62,9 @@ class Deliverer:
         self.batch = batch
         self.retry_base_s = retry_base_s  # first wait after a failed post; doubles each time
         self._watched: set[int] = set()
+        # Watched turns that finished before this process showed their picks: nothing of
+        # theirs is in the thread, so delivering them needs no look for an earlier message.
+        self._unshown: set[int] = set()
         self._posted: dict[int, _Posted] = {}
         self._not_before: dict[int, float] = {}
         self._failures: dict[int, int] = {}
@@ -116,6 +119,8 @@ class Deliverer:
             if view is None or view.finished:
                 with self._lock:
                     self._watched.discard(turn_id)  # the claim below takes finished turns
+                    if view is not None and turn_id not in self._posted:
+                        self._unshown.add(turn_id)
             elif view.picks:
                 with self._lock:
                     self._watched.discard(turn_id)
@@ -153,7 +158,8 @@ class Deliverer:
         text, blocks = turn_message(view)
         with self._lock:
             posted = self._posted.pop(view.turn_id, None)
-        if posted is None:
+            unshown = view.turn_id in self._unshown
+        if posted is None and not unshown:
             posted = self._posted_before(client, view)
         try:
             self._send(client, view, text, blocks, posted)
@@ -205,6 +211,7 @@ class Deliverer:
     def _sent(self, view: TurnView) -> int:
         self.service.finish_delivery(view.turn_id)
         with self._lock:
+            self._unshown.discard(view.turn_id)
             self._failures.pop(view.turn_id, None)
             self._not_before.pop(view.turn_id, None)
         return 1
@@ -213,6 +220,8 @@ class Deliverer:
         if error in PERMANENT:
             log.error("turn %s: cannot post into %s (%s); result dropped", view.turn_id, view.channel_id, error)
             self.service.finish_delivery(view.turn_id)
+            with self._lock:
+                self._unshown.discard(view.turn_id)
             return 0
         with self._lock:
             n = self._failures[view.turn_id] = self._failures.get(view.turn_id, 0) + 1

@@ -124,6 +124,8 @@ def test_rate_limited_post_waits_and_succeeds(run, mock_slack, started):
     mock_slack.rate_limit["chat.postMessage"] = 2  # 429 with Retry-After, twice
     assert run.bot.deliverer.tick() == 1
     assert len(mock_slack.posts()) == 3 and len(_picks_messages(mock_slack)) == 1
+    # This process watched the turn and never showed it: no need to read the thread first.
+    assert mock_slack.calls_to("conversations.replies") == []
 
 
 def test_post_that_can_never_succeed_is_dropped(run, mock_slack, started):
