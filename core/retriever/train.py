@@ -24,13 +24,13 @@ from core.catalog.store import FeatureStore
 from core.config import Settings
 from core.db.models import Track
 from core.db.session import session_scope
-from core.retriever.checkpoint import save_checkpoint
 from core.files import manifest_path
+from core.retriever.checkpoint import save_checkpoint
 from core.retriever.data import Example, FeatureBank, examples_from_conversations, read_conversations, unique_target_batches
 from core.retriever.evaluate import ranks_of_targets, summarize
+from core.retriever.facts import FACT_KEYS, mood_scale
 from core.retriever.features import TrackTable, build_track_table, tag_vocabulary
 from core.retriever.model import Retriever, RetrieverConfig
-from core.retriever.facts import FACT_KEYS, mood_scale
 from core.retriever.rerank import Reranker, RerankerConfig, TrackInputs, rerank_matrix, scale_of
 from core.retriever.video import VideoAnalyser
 
