@@ -33,20 +33,10 @@ def _keys(facts) -> set:
     return {(k, v.get("x"), v.get("album"), v.get("artist")) for k, v in facts}
 
 
-def _tag_vectors(tracks) -> np.ndarray:
-    vocab = sorted({k for t in tracks for k in t.tags})
-    col = {k: i for i, k in enumerate(vocab)}
-    m = np.zeros((len(tracks), max(1, len(vocab))), np.float32)
-    for i, t in enumerate(tracks):
-        for k, p in t.tags.items():
-            m[i, col[k]] = p
-    return m / np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-9)
-
-
 def ceiling(conversations: list[dict], tracks) -> dict:
     by_hash = {t.content_hash: t for t in tracks}
     row = {t.content_hash: i for i, t in enumerate(tracks)}
-    tags = _tag_vectors(tracks)
+    tags = synth.tag_vectors(tracks)
     counts, ordered_hits = [], []
     for c in conversations:
         target, prev = by_hash.get(c["target"]), by_hash.get(c["turn1_pick"])

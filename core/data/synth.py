@@ -380,19 +380,23 @@ class Conversation:
         }
 
 
+def tag_vectors(tracks: Sequence[CatalogTrack]) -> np.ndarray:
+    """[N, tags] unit vectors of the tracks' tag probabilities (what "similar tags" means)."""
+    vocab = sorted({k for t in tracks for k in t.tags})
+    col = {k: i for i, k in enumerate(vocab)}
+    m = np.zeros((len(tracks), max(1, len(vocab))), np.float32)
+    for i, t in enumerate(tracks):
+        for k, p in t.tags.items():
+            m[i, col[k]] = p
+    return m / np.maximum(np.linalg.norm(m, axis=1, keepdims=True), 1e-9)
+
+
 class _PickPool:
     """Tracks a turn-1 pick may come from, with tag vectors for "similar" picks."""
 
     def __init__(self, tracks: Sequence[CatalogTrack]):
         self.tracks = list(tracks)
-        vocab = sorted({k for t in self.tracks for k in t.tags})
-        col = {k: i for i, k in enumerate(vocab)}
-        m = np.zeros((len(self.tracks), max(1, len(vocab))), np.float32)
-        for i, t in enumerate(self.tracks):
-            for k, p in t.tags.items():
-                m[i, col[k]] = p
-        norms = np.linalg.norm(m, axis=1, keepdims=True)
-        self.vectors = m / np.maximum(norms, 1e-9)
+        self.vectors = tag_vectors(self.tracks)
         self.index = {t.content_hash: i for i, t in enumerate(self.tracks)}
         self.by_album: dict[str, list[int]] = defaultdict(list)
         for i, t in enumerate(self.tracks):
