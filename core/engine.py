@@ -31,21 +31,29 @@ class TrackFilter:
     max_duration_s: float | None = None
     bpm_min: float | None = None
     bpm_max: float | None = None
+    # Set when a length bound was asked for relative to a heard pick ("longer", "shorter"):
+    # that pick's length, so the reply can say what the bound is relative to. The bound
+    # itself is min_duration_s / max_duration_s.
+    longer_than_s: float | None = None
+    shorter_than_s: float | None = None
 
     def is_empty(self) -> bool:
         return self == TrackFilter()
 
     def describe(self) -> list[str]:
-        """Human phrases for the reply ("instrumental only", "under 2:00", "110–130 bpm")."""
+        """Human phrases for the reply ("instrumental only", "under 2:00", "longer than 3:20 (at least 6:00)",
+        "110–130 bpm")."""
         out = []
         if self.instrumental_only:
             out.append("instrumental only")
         if self.vocals_only:
             out.append("with vocals")
         if self.min_duration_s is not None:
-            out.append(f"at least {_mmss(self.min_duration_s)}")
+            out.append(f"longer than {_mmss(self.longer_than_s)} (at least {_mmss(self.min_duration_s)})"
+                       if self.longer_than_s is not None else f"at least {_mmss(self.min_duration_s)}")
         if self.max_duration_s is not None:
-            out.append(f"under {_mmss(self.max_duration_s)}")
+            out.append(f"shorter than {_mmss(self.shorter_than_s)} (under {_mmss(self.max_duration_s)})"
+                       if self.shorter_than_s is not None else f"under {_mmss(self.max_duration_s)}")
         if self.bpm_min is not None and self.bpm_max is not None:
             out.append(f"{self.bpm_min:.0f}–{self.bpm_max:.0f} bpm")
         elif self.bpm_min is not None:
