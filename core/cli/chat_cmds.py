@@ -10,12 +10,13 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import textwrap
 import warnings
 from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 
 from core.config import Settings, get_settings
 from core.conversation.dispatch import InProcessDispatcher
@@ -164,22 +165,41 @@ def _interactive(service: ConversationService, conversation_id: int, turns: list
 
 
 def _show(out: Console, view: TurnView) -> None:
+    """Print a turn: its heading, then per pick one facts line with the explanation under it,
+    both wrapped to ``out``'s width (the terminal's, else 80 columns when not a terminal)."""
     title = "Turn 1: music for your video" if view.index == 0 else f"Turn {view.index + 1}: “{_short(view.feedback)}”"
     if view.status == "failed":
         out.print(f"[red]{title}: {view.error}[/]")
         return
-    table = Table(title=title, show_lines=True, title_justify="left")
-    for col, kw in (("#", {"justify": "right"}), ("title", {}), ("artist", {}), ("match", {"justify": "right"}),
-                    ("tags", {}), ("tempo", {"justify": "right"}), ("length", {"justify": "right"}),
-                    ("licence", {}), ("why", {"ratio": 3})):
-        table.add_column(col, **kw)
+    width = max(out.width, 2 * _WHY_INDENT + 8)
+    out.print(Text(title, style="bold"))
+    indent = " " * _WHY_INDENT
     for p in view.picks:
-        table.add_row(str(p.rank), p.title, p.artist or "—", f"{p.match_percent}%", ", ".join(p.tags[:4]),
-                      f"{p.tempo_bpm:.0f} bpm" if p.tempo_bpm else "—", _mmss(p.duration_s), p.licence,
-                      p.explanation or "[dim](no explanation)[/]")
-    out.print(table)
+        out.print()
+        # Wrapped here rather than by rich: rich pads wrapped lines with trailing spaces.
+        head = textwrap.wrap(_pick_line(p), width, subsequent_indent=indent, break_on_hyphens=False)
+        why = textwrap.wrap(p.explanation or "(no explanation)", width, initial_indent=indent,
+                            subsequent_indent=indent, break_on_hyphens=False)
+        for line in head:
+            out.print(Text(line, style="bold"), no_wrap=True, crop=False)
+        for line in why:
+            out.print(Text(line, style="" if p.explanation else "dim"), no_wrap=True, crop=False)
     for note in view.notes:
         out.print(f"[cyan]{note}[/]")
+
+
+# Explanations and wrapped facts sit this many columns in, under their pick's title.
+_WHY_INDENT = 4
+_LICENCE_CHARS = 24
+
+
+def _pick_line(p) -> str:
+    """``1. Title — Artist · 87% · 120 bpm · 3:25 · GPL-2+`` (one line, before wrapping)."""
+    facts = [f"{p.rank:>2}. {p.title}" + (f" — {p.artist}" if p.artist else ""), f"{p.match_percent}%"]
+    if p.tempo_bpm:
+        facts.append(f"{p.tempo_bpm:.0f} bpm")
+    facts += [_mmss(p.duration_s), _short(p.licence, _LICENCE_CHARS)]
+    return " · ".join(facts)
 
 
 def _write_previews(service: ConversationService, video: Path, view: TurnView, folder: Path,
@@ -229,7 +249,7 @@ def _as_json(video: Path, conversation_id: int, turns: list[TurnView], previews:
 
 def _short(text: str | None, n: int = 60) -> str:
     text = (text or "").replace("\n", " ")
-    return text if len(text) <= n else text[: n - 1] + "…"
+    return text if len(text) <= n else text[: n - 1].rstrip() + "…"
 
 
 def _mmss(seconds: float | None) -> str:
