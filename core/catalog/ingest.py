@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import select
 
-from core.catalog.analysis import estimate_tempo, estimate_vocal_probability
+from core.catalog.analysis import estimate_vocal_probability, measure_rhythm
 from core.catalog.store import FeatureStore
+from core.catalog.tempo import RHYTHM_VERSION, reconcile_tempo
 from core.config import Settings
 from core.db.models import Track
 from core.db.session import session_scope
@@ -115,7 +116,6 @@ def ingest(items: Iterable[TrackInfo], encoder: MusicEncoder, settings: Settings
                     continue
             duration, windows, excerpt = load_analysis_audio(item.path, encoder.sample_rate, encoder.window_s)
             features = encoder.encode_windows(windows)
-            tempo = estimate_tempo(excerpt, encoder.sample_rate)
             store.save(digest, features, version)
             with session_scope(database_url) as s:
                 track = s.scalar(select(Track).where(Track.content_hash == digest)) or Track(content_hash=digest)
@@ -128,7 +128,7 @@ def ingest(items: Iterable[TrackInfo], encoder: MusicEncoder, settings: Settings
                 track.attribution = item.attribution
                 track.source = item.source
                 track.tags = features.tags
-                track.tempo_bpm = tempo
+                set_rhythm_facts(track, excerpt, encoder.sample_rate)
                 track.vocal_prob = estimate_vocal_probability(features.tags)
                 track.embedding_version = version
                 s.add(track)
@@ -142,6 +142,78 @@ def ingest(items: Iterable[TrackInfo], encoder: MusicEncoder, settings: Settings
             if progress:
                 progress(item, outcome)
     report.wall_seconds = time.perf_counter() - start
+    return report
+
+
+def set_rhythm_facts(track: Track, excerpt: np.ndarray, sr: int) -> None:
+    """Measure the excerpt's rhythm and store the reconciled tempo, feel and provenance on ``track``.
+
+    excerpt: [N] float32 mono at ``sr`` Hz (the tempo excerpt); ``track.tags`` must be set.
+    The one place ingestion and ``rederive_rhythm`` turn audio into tempo facts.
+    """
+    rhythm = measure_rhythm(excerpt, sr)
+    decision = reconcile_tempo(rhythm.tempo_bpm, track.tags, rhythm.onset_rate, rhythm.weak_beat_ratio)
+    track.tempo_raw_bpm = rhythm.tempo_bpm
+    track.onset_rate = rhythm.onset_rate
+    track.tempo_bpm = decision.tempo_bpm
+    track.tempo_feel = decision.feel
+    track.tempo_basis = decision.basis()
+
+
+def rhythm_is_current(track: Track) -> bool:
+    """Were this track's tempo facts derived by the current rule version?"""
+    return bool(track.tempo_basis) and track.tempo_basis.get("version") == RHYTHM_VERSION
+
+
+@dataclass
+class RederiveReport:
+    done: int = 0
+    skipped: int = 0  # already at the current version
+    changed: int = 0  # tempo_bpm differs from what was stored before
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+
+
+def rederive_rhythm(sample_rate: int, *, force: bool = False, database_url: str | None = None,
+                    progress: Callable[[Track, str], None] | None = None,
+                    total: Callable[[int], None] | None = None) -> RederiveReport:
+    """Recompute onset rate, reconciled tempo and feel of every catalog track from its audio.
+
+    Tracks already derived at ``RHYTHM_VERSION`` are skipped unless ``force``; each track
+    is committed on its own, so an interrupted run resumes where it stopped. sample_rate:
+    the rate ingestion analysed at (the music encoder's), so both give the same numbers.
+    ``total(n)`` is called once with the number of tracks, ``progress(track, outcome)``
+    once per track with "done", "changed", "skipped" or "failed: <reason>".
+    """
+    report = RederiveReport()
+    with session_scope(database_url) as s:
+        ids = list(s.scalars(select(Track.id).order_by(Track.id)))
+    if total:
+        total(len(ids))
+    for track_id in ids:
+        with session_scope(database_url) as s:
+            track = s.get(Track, track_id)
+            if track is None:  # deleted meanwhile
+                continue
+            if rhythm_is_current(track) and not force:
+                report.skipped += 1
+                outcome = "skipped"
+            else:
+                try:
+                    excerpt = load_tempo_excerpt(Path(track.path), sample_rate)
+                except (UserError, OSError) as exc:
+                    reason = _reason(exc) if isinstance(exc, UserError) else "audio file missing"
+                    report.failed.append((track.path, reason))
+                    outcome = f"failed: {reason}"
+                else:
+                    before = track.tempo_bpm
+                    set_rhythm_facts(track, excerpt, sample_rate)
+                    report.done += 1
+                    outcome = "done"
+                    if before != track.tempo_bpm:
+                        report.changed += 1
+                        outcome = "changed"
+            if progress:
+                progress(track, outcome)
     return report
 
 
@@ -181,7 +253,24 @@ def load_analysis_audio(path: Path, sr: int, window_s: float, max_segments: int 
         return duration, windows, audio[max(0, mid - half): mid + half]
     spans = segment_windows(int(duration * sr), sr, window_s, max_segments)
     windows = [load_audio(path, sr, offset_s=s / sr, max_seconds=window_s) for s, _ in spans]
-    excerpt = load_audio(path, sr, offset_s=max(0.0, duration / 2 - tempo_seconds / 2), max_seconds=tempo_seconds)
+    excerpt = load_tempo_excerpt(path, sr, tempo_seconds, duration=duration)
     if not any(w.size for w in windows):
         raise UserError("no audio decoded", user_message="no audio could be decoded")
     return duration, [w for w in windows if w.size], excerpt
+
+
+def load_tempo_excerpt(path: Path, sr: int, tempo_seconds: float = 30.0, *,
+                       duration: float | None = None) -> np.ndarray:
+    """The middle ``tempo_seconds`` of a track, float32 mono at ``sr`` Hz (whole if shorter)."""
+    from core.media import audio_duration, load_audio
+
+    if duration is None:
+        try:
+            duration = float(audio_duration(path))
+        except UserError:
+            duration = 0.0
+    if duration <= tempo_seconds:  # short, or a length the header doesn't state: decode it all
+        audio = load_audio(path, sr)
+        mid, half = len(audio) // 2, int(tempo_seconds * sr / 2)
+        return audio[max(0, mid - half): mid + half]
+    return load_audio(path, sr, offset_s=max(0.0, duration / 2 - tempo_seconds / 2), max_seconds=tempo_seconds)

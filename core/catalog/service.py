@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.catalog.analysis import top_tags
+from core.catalog.analysis import track_tags
 from core.config import Settings
 from core.db.models import Track
 
@@ -29,10 +29,13 @@ def track_summary(t: Track) -> dict:
         "album": t.album,
         "duration_s": t.duration_s,
         "duration": f"{int(t.duration_s) // 60}:{int(t.duration_s) % 60:02d}",
-        "tempo_bpm": t.tempo_bpm,
+        "tempo_bpm": t.tempo_bpm,  # reconciled (core.catalog.tempo); the beat tracker's own is tempo_raw_bpm
+        "tempo_feel": t.tempo_feel,
+        "tempo_raw_bpm": t.tempo_raw_bpm,
+        "onset_rate": t.onset_rate,
         "vocals": None if t.vocal_prob is None else t.vocal_prob >= 0.5,
         "vocal_prob": t.vocal_prob,
-        "tags": top_tags(t.tags or {}),
+        "tags": track_tags(t),
         "licence": t.licence,
         "attribution": t.attribution,
         "source": t.source,

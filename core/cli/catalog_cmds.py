@@ -97,6 +97,48 @@ def demo(
     _run_ingest(items, "analysing")
 
 
+def _music_sample_rate(settings) -> int:
+    """The rate the profile's music encoder (and so ingestion's tempo analysis) reads audio at."""
+    if settings.profile == "offline":
+        from core.encoders.offline import MusicnnMusic
+
+        return MusicnnMusic.sample_rate
+    from core.encoders.paper import ASTMusic
+
+    return ASTMusic.sample_rate
+
+
+@app.command()
+def refacts(
+    force: bool = typer.Option(False, "--force", help="Redo tracks already derived by the current rule too."),
+) -> None:
+    """Re-derive every track's tempo facts from its audio: onset rate, reconciled tempo, feel word.
+
+    The beat tracker's number is reconciled with the tagger and the onset rate (see
+    core/catalog/tempo.py); the raw estimate and the reason are kept. Resumable: tracks
+    already done at the current rule version are skipped.
+    """
+    from core.catalog.ingest import rederive_rhythm
+    from core.catalog.service import prepare_database, refresh_index
+
+    settings = get_settings()
+    prepare_database()
+    with _progress() as bar:
+        task = bar.add_task("tempo facts", total=None, now="")
+
+        def step(track, outcome):
+            bar.update(task, advance=1, now=f"{track.title[:32]} ({outcome})")
+
+        report = rederive_rhythm(_music_sample_rate(settings), force=force, progress=step,
+                                 total=lambda n: bar.update(task, total=n))
+    console.print(f"derived {report.done} (tempo changed for {report.changed}), "
+                  f"already current {report.skipped}, failed {len(report.failed)}")
+    for path, reason in report.failed:
+        console.print(f"[yellow]skipped[/] {path}: {reason}")
+    if report.changed:
+        console.print(refresh_index(settings))
+
+
 @app.command("list")
 def list_tracks(
     as_json: bool = typer.Option(False, "--json", help="Print JSON lines."),
@@ -144,6 +186,7 @@ def show(track_id: int = typer.Argument(..., help="Track id (see `catalog list`)
             raise typer.Exit(1)
         d = track_summary(t)
         d["all_tags"] = t.tags
+        d["tempo_basis"] = t.tempo_basis
         d["path"] = t.path
         d["attribution"] = t.attribution
     typer.echo(json.dumps(d, indent=2, ensure_ascii=False))

@@ -35,7 +35,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from core.catalog.analysis import top_tags
+from core.catalog.analysis import track_tags
 from core.config import Settings
 from core.conversation.deadline import Deadline, TurnTimeout
 from core.conversation.dispatch import Dispatcher, DispatchError, TurnNotReady, load_dispatcher
@@ -815,7 +815,7 @@ class ConversationService:
         picks = [PickView(
             pick_id=p.id, rank=p.rank, track_id=p.track_id, title=p.track.title, artist=p.track.artist,
             album=p.track.album, score=p.score, match_percent=ScoredTrack(p.track_id, p.score).match_percent,
-            tags=top_tags(p.track.tags or {}), tempo_bpm=p.track.tempo_bpm, duration_s=p.track.duration_s,
+            tags=track_tags(p.track), tempo_bpm=p.track.tempo_bpm, duration_s=p.track.duration_s,
             instrumental=p.track.instrumental, vocal_prob=p.track.vocal_prob, licence=p.track.licence,
             attribution=p.track.attribution, path=p.track.path, explanation=p.explanation,
             explanation_fallback=p.explanation_fallback) for p in turn.picks]

@@ -80,7 +80,13 @@ class Track(Base):
     attribution: Mapped[str] = mapped_column(Text, default="")
     source: Mapped[str] = mapped_column(String(100), default="local")
     tags: Mapped[dict] = mapped_column(default=dict)  # {"mtt": {tag: p}, "msd": {tag: p}}
+    # The reconciled tempo everyone reads (core.catalog.tempo); the beat tracker's own
+    # number, the onset rate and why one was chosen over the other are kept beside it.
     tempo_bpm: Mapped[float | None] = mapped_column(Float)
+    tempo_raw_bpm: Mapped[float | None] = mapped_column(Float)
+    onset_rate: Mapped[float | None] = mapped_column(Float)  # onsets per second
+    tempo_feel: Mapped[str | None] = mapped_column(String(10))  # slow | moderate | fast
+    tempo_basis: Mapped[dict | None] = mapped_column()  # {"version", "factor", "reason", evidence…}
     vocal_prob: Mapped[float | None] = mapped_column(Float)  # P(vocals); < 0.5 = instrumental
     embedding_version: Mapped[str | None] = mapped_column(String(100))  # encoder profile that embedded it
     added_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.catalog.tempo import TEMPO_TAGS
 from core.config import Settings
 from core.explainer.facts import PickContext, TrackFacts
 from core.explainer.references import (
@@ -28,8 +29,9 @@ from core.explainer.references import (
 TEST_FRACTION = 0.2
 MAX_TAGS = 6
 MIN_TAG_PROB = 0.1
-# Era tags are the taggers' guesses about recording style, not about these tracks' dates.
-_SKIP_TAGS = {"00s", "90s", "80s", "70s", "60s", "oldies"}
+# Era tags are the taggers' guesses about recording style, not about these tracks' dates;
+# the tagger's tempo tags may contradict the reconciled tempo, which speaks for itself.
+_SKIP_TAGS = {"00s", "90s", "80s", "70s", "60s", "oldies"} | TEMPO_TAGS
 
 
 @dataclass

@@ -6,10 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Tempo bands used everywhere words about speed are produced or checked, so the
-# references, the fallback sentence and the guard agree on what "fast" means.
-SLOW_BELOW_BPM = 90.0
-FAST_FROM_BPM = 120.0
+# Tempo words are the catalog's feel bands (one definition), so the references, the fallback
+# sentence and the guard say what every display's feel word says.
+from core.catalog.tempo import tempo_feel as tempo_band  # noqa: F401
 
 
 @dataclass
@@ -30,14 +29,3 @@ class PickContext:
     music_embedding: np.ndarray  # [D] pooled music-encoder features, float32
     video_labels: list[str]  # what the frames show, e.g. ImageNet class names
     preference: str | None  # the user's latest words, untrusted
-
-
-def tempo_band(bpm: float | None) -> str | None:
-    """"slow" | "moderate" | "fast" for a tempo in beats per minute, None when unknown."""
-    if bpm is None:
-        return None
-    if bpm < SLOW_BELOW_BPM:
-        return "slow"
-    if bpm < FAST_FROM_BPM:
-        return "moderate"
-    return "fast"

@@ -15,7 +15,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from sqlalchemy import ColumnElement, and_, case, exists, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from core.catalog.analysis import top_tags
+from core.catalog.analysis import track_tags
 from core.db.models import AuditLog, Conversation, Pick, Turn, TurnStatus, Video
 from core.engine import ScoredTrack
 
@@ -320,7 +320,7 @@ def conversation_detail(s: Session, conversation_id: int) -> ConversationDetail 
         picks=[PickDetail(
             rank=p.rank, track_id=p.track_id, title=p.track.title, artist=p.track.artist,
             album=p.track.album, score=p.score, match_percent=ScoredTrack(p.track_id, p.score).match_percent,
-            tags=top_tags(p.track.tags or {}), tempo_bpm=p.track.tempo_bpm, duration_s=p.track.duration_s,
+            tags=track_tags(p.track), tempo_bpm=p.track.tempo_bpm, duration_s=p.track.duration_s,
             licence=p.track.licence, explanation=p.explanation, explanation_fallback=p.explanation_fallback,
             reactions=[ReactionDetail(r.user_id, r.kind.value, r.created_at)
                        for r in sorted(p.reactions, key=lambda r: (r.created_at, r.id))])
