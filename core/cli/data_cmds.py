@@ -54,33 +54,51 @@ def hedgewars(
 @app.command()
 def scenes(
     out: Path = typer.Option(None, "--out", help="Output folder (default DATA_DIR/datasets/scenes)."),
-    games: list[str] = typer.Option(None, "--game", help="Only these games (repeatable): supertux, wesnoth."),
+    games: list[str] = typer.Option(
+        None, "--game",
+        help="Only these games (repeatable): supertux, wesnoth, fillets, blobwars, flare. Default: all."),
     per_track: int = typer.Option(6, min=1, help="At most this many different scenes per track."),
     fetch: bool = typer.Option(True, help="Download the games' Debian packages first (cached)."),
     overwrite: bool = typer.Option(False, help="Render clips again even if present."),
 ) -> None:
     """Training scene->music pairs from games whose levels name a picture and a track.
 
-    Writes OUT/<game>/pairs.jsonl plus the clips and the music with licence sidecars;
-    add the music to the catalog with `musechat catalog add OUT/<game>/music --source <game>`.
+    Writes OUT/<game>/pairs.jsonl ({"id", "game", "video", "track", "source"}) plus the
+    clips and the music with licence sidecars; add the music to the catalog with
+    `musechat catalog add OUT/<game>/music --source <package>` (the package each game
+    line names).
     """
-    from core.data.scenes import GAMES, build_scene_pairs, fetch_scene_sources
+    import time
 
+    from core.data.scenes import build_scene_pairs, fetch_scene_sources, scene_games
+
+    known = scene_games()
+    unknown = [g for g in games or () if g not in known]
+    if unknown:
+        raise typer.BadParameter(f"unknown game(s) {', '.join(unknown)}; known: {', '.join(known)}",
+                                 param_hint="--game")
     sources = get_settings().data_dir / "sources"
     out = out or _datasets() / "scenes"
-    wanted = tuple(games) if games else tuple(GAMES)
+    wanted = tuple(games) if games else tuple(known)
     if fetch:
         _fetch(lambda progress: fetch_scene_sources(sources, wanted, progress))
-    with console.status("building scene pairs…") as status:
+    for name in wanted:
+        start = time.monotonic()
+        with console.status(f"{name}: building scene pairs…") as status:
 
-        def say(msg: str) -> None:
-            status.update(msg)
-            if "rendering" not in msg:  # per-clip lines only on the status line
-                console.print(msg)
+            def say(msg: str) -> None:
+                status.update(msg)
+                if "rendering" not in msg:  # per-clip lines only on the status line
+                    console.print(msg)
 
-        paths = build_scene_pairs(sources, out, wanted, progress=say, per_track=per_track, overwrite=overwrite)
-    for p in paths:
-        console.print(f"pairs: {p}")
+            try:
+                (path,) = build_scene_pairs(sources, out, [name], progress=say, per_track=per_track,
+                                            overwrite=overwrite)
+            except FileNotFoundError as exc:  # a package that could not be fetched: go on with the others
+                console.print(f"[yellow]{name}: skipped: {exc}[/]")
+                continue
+        console.print(f"{name}: pairs {path} ({time.monotonic() - start:.0f} s); music from "
+                      f"{known[name].music_package}")
 
 
 @app.command()

@@ -73,7 +73,9 @@ class ScenePair:
     ``music`` the audio file; ``music_rel`` its path below the game's music folder
     (kept in the output so that equal names in different folders stay apart);
     ``scene_key`` names the images the scene is made of (used to find duplicates);
-    ``compose`` returns the scene as one RGB still, any size, that a clip pans over.
+    ``compose`` returns the scene as one RGB still, any size, that a clip pans over;
+    ``source`` is the level, scenario or map file that names both (written to the
+    pairs file as package + path inside it, so that a manifest can name it).
     """
 
     game: str
@@ -82,6 +84,7 @@ class ScenePair:
     music_rel: str
     scene_key: tuple[str, ...]
     compose: Callable[[], Image.Image] = field(compare=False, repr=False)
+    source: Path | None = None
 
 
 # --------------------------------------------------------------------------- clips
@@ -481,6 +484,7 @@ def supertux_pairs(root: Path, progress: Progress | None = None) -> list[ScenePa
                     if music.is_relative_to(data / "music") else music.name,
                     scene_key=scene_key,
                     compose=_SectorScene(sector, layers, tileset),
+                    source=level,
                 )
             )
     say(f"supertux: {len(out)} sectors with music and a background ({skipped} without)")
@@ -948,6 +952,7 @@ def wesnoth_pairs(root: Path, progress: Progress | None = None) -> list[ScenePai
                                 music_rel=music.name,
                                 scene_key=tuple(sorted(p.name for p in images)),
                                 compose=lambda images=tuple(images): _layered_still(images),
+                                source=scen,
                             )
                         )
     say(f"wesnoth: {len(out)} story screens with a scene picture, in {len(campaigns)} campaigns")
@@ -1034,22 +1039,33 @@ class SceneGame:
     find: Callable[[Path, Progress | None], list[ScenePair]]
 
 
-GAMES: dict[str, SceneGame] = {
-    "supertux": SceneGame((SUPERTUX_PACKAGE,), SUPERTUX_PACKAGE, supertux_pairs),
-    "wesnoth": SceneGame(
-        (WESNOTH_CORE_PACKAGE, WESNOTH_MUSIC_PACKAGE, *WESNOTH_CAMPAIGNS), WESNOTH_MUSIC_PACKAGE, wesnoth_pairs
-    ),
-}
+def scene_games() -> dict[str, SceneGame]:
+    """Every training game, by name, in build order.
+
+    The further games' readers live in their own modules and use this module's
+    helpers, so they are imported here, when asked for, not at import time.
+    """
+    from core.data import blobwars, fillets, flare
+
+    return {
+        "supertux": SceneGame((SUPERTUX_PACKAGE,), SUPERTUX_PACKAGE, supertux_pairs),
+        "wesnoth": SceneGame(
+            (WESNOTH_CORE_PACKAGE, WESNOTH_MUSIC_PACKAGE, *WESNOTH_CAMPAIGNS), WESNOTH_MUSIC_PACKAGE, wesnoth_pairs
+        ),
+        "fillets": fillets.GAME,
+        "blobwars": blobwars.GAME,
+        "flare": flare.GAME,
+    }
 
 
-def scene_packages(games: Iterable[str] = tuple(GAMES)) -> list[str]:
-    """The Debian packages the named games need (refuses reserved ones)."""
-    pkgs = [p for g in games for p in _game(g).packages]
+def scene_packages(games: Iterable[str] | None = None) -> list[str]:
+    """The Debian packages the named games (default: all) need (refuses reserved ones)."""
+    pkgs = [p for g in (scene_games() if games is None else games) for p in _game(g).packages]
     check_not_reserved(pkgs)
     return list(dict.fromkeys(pkgs))
 
 
-def fetch_scene_sources(sources_root: Path, games: Iterable[str] = tuple(GAMES),
+def fetch_scene_sources(sources_root: Path, games: Iterable[str] | None = None,
                         progress: Progress | None = None) -> list[Path]:
     """Download and unpack the games' packages into ``sources_root`` (see ``fetch_packages``)."""
     return fetch_packages(Path(sources_root), scene_packages(games), progress)
@@ -1059,16 +1075,43 @@ def _game(name: str) -> SceneGame:
     if name == "hedgewars":
         raise ValueError("hedgewars is the development evaluation set, not a training source")
     check_not_reserved([name])
+    games = scene_games()
     try:
-        return GAMES[name]
+        return games[name]
     except KeyError:
-        raise ValueError(f"unknown game {name!r}; known: {', '.join(GAMES)}") from None
+        raise ValueError(f"unknown game {name!r}; known: {', '.join(games)}") from None
+
+
+def is_flat(still: Image.Image, share: float = 0.6) -> bool:
+    """True when one colour (quantised to 32 levels) covers more than ``share`` of ``still``.
+
+    Such a still (a black void around a small map, an empty sky) is not a scene.
+    """
+    a = np.asarray(still.convert("RGB").resize((96, 54), Image.NEAREST)) // 8
+    codes = (a[..., 0].astype(np.int32) << 10) | (a[..., 1].astype(np.int32) << 5) | a[..., 2]
+    return float(np.bincount(codes.ravel()).max()) / codes.size > share
+
+
+def source_of(path: Path | None, sources_root: Path, package: str) -> dict[str, str]:
+    """``{"package", "path"}`` for a file under ``sources_root/<package>/``.
+
+    A file outside ``sources_root`` (readers called on a package folder directly) is
+    named by ``package`` and its file name.
+    """
+    if path is None:
+        return {"package": package, "path": ""}
+    here = Path(os.path.abspath(path))
+    try:
+        parts = here.relative_to(Path(os.path.abspath(sources_root))).parts
+    except ValueError:
+        return {"package": package, "path": here.name}
+    return {"package": parts[0], "path": "/".join(parts[1:])}
 
 
 def build_scene_pairs(
     sources_root: Path,
     out_dir: Path,
-    games: Iterable[str] = tuple(GAMES),
+    games: Iterable[str] | None = None,
     progress: Progress | None = None,
     *,
     per_track: int = PER_TRACK,
@@ -1080,20 +1123,23 @@ def build_scene_pairs(
     """Render each game's scene clips and write ``out_dir/<game>/pairs.jsonl``.
 
     Inputs: ``sources_root`` with the games' unpacked packages (see
-    :func:`fetch_scene_sources`), the output folder, game names (keys of ``GAMES``),
-    a progress callback, the per-track cap and clip settings.
+    :func:`fetch_scene_sources`), the output folder, game names (keys of
+    :func:`scene_games`; default all), a progress callback, the per-track cap and clip
+    settings.
     Writes, per game: ``clips/<id>.mp4``, ``music/<path>`` (hard link or copy of the
     package file) with a sidecar ``<file>.json`` (title, artist, album, licence,
     attribution, source) for ``musechat catalog add``, and ``pairs.jsonl`` with
-    ``{"id", "video", "track"}`` per line (paths relative to the game folder).
-    Music shorter than the catalog's minimum (jingles) is left out, as the catalog
-    would not hold it. Existing clips are kept unless ``overwrite``. Returns the pairs
-    files, one per game, in the order given.
+    ``{"id", "game", "video", "track", "source"}`` per line (paths relative to the
+    game folder; ``source`` is ``{"package", "path"}`` of the level file that names
+    the scene and the music). Music shorter than the catalog's minimum (jingles) is
+    left out, as the catalog would not hold it; so is a scene whose still is mostly
+    one flat colour (:func:`is_flat`). Existing clips are kept unless ``overwrite``.
+    Returns the pairs files, one per game, in the order given.
     """
     say = progress or (lambda _m: None)
     sources_root, out_dir = Path(sources_root), Path(out_dir)
     written = []
-    for name in games:
+    for name in scene_games() if games is None else games:
         game = _game(name)
         check_not_reserved(game.packages)
         pairs = game.find(sources_root, say)
@@ -1103,20 +1149,27 @@ def build_scene_pairs(
         chosen = cap_per_track(usable, per_track)
         gdir = out_dir / name
         lines = []
+        flat = 0
         for pair in chosen:
             clip = gdir / "clips" / f"{_safe(pair.id.replace('/', '__').replace('#', '--'))}.mp4"
             if overwrite or not clip.is_file():
+                still = pair.compose()
+                if is_flat(still):
+                    flat += 1
+                    continue
                 say(f"{name}: rendering {clip.name}")
                 reverse = zlib.crc32(pair.id.encode()) % 2 == 1  # vary the pan direction
-                render_pan_clip(pair.compose(), clip, seconds=seconds, size=size, fps=fps, reverse=reverse)
+                render_pan_clip(still, clip, seconds=seconds, size=size, fps=fps, reverse=reverse)
             music = gdir / "music" / pair.music_rel
             _link_or_copy(pair.music, music)
             _write_sidecar(music, meta[pair.music.resolve()])
             lines.append(
                 {
                     "id": f"{name}/{pair.id}",
+                    "game": name,
                     "video": clip.relative_to(gdir).as_posix(),
                     "track": music.relative_to(gdir).as_posix(),
+                    "source": source_of(pair.source, sources_root, game.packages[0]),
                 }
             )
         pairs_path = gdir / "pairs.jsonl"
@@ -1127,7 +1180,7 @@ def build_scene_pairs(
         n_tracks = len({d["track"] for d in lines})
         say(
             f"{name}: {len(lines)} pairs, {n_tracks} distinct tracks (from {len(pairs)} candidates; "
-            f"{dropped} tracks too short for the catalog) -> {pairs_path}"
+            f"{dropped} tracks too short for the catalog; {flat} flat stills left out) -> {pairs_path}"
         )
         written.append(pairs_path)
     return written
@@ -1155,11 +1208,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=main.__doc__)
     ap.add_argument("sources", type=Path)
     ap.add_argument("out_dir", type=Path)
-    ap.add_argument("--game", action="append", choices=sorted(GAMES))
+    ap.add_argument("--game", action="append", choices=sorted(scene_games()))
     ap.add_argument("--overwrite", action="store_true")
     args = ap.parse_args(argv)
-    build_scene_pairs(args.sources, args.out_dir, args.game or tuple(GAMES), progress=print,
-                      overwrite=args.overwrite)
+    build_scene_pairs(args.sources, args.out_dir, args.game, progress=print, overwrite=args.overwrite)
     return 0
 
 

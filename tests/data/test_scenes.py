@@ -40,6 +40,14 @@ def _png(path: Path, size: tuple[int, int], colour: tuple[int, ...], alpha: int 
     Image.fromarray(arr, "RGBA").save(path)
 
 
+def _textured_png(path: Path, size: tuple[int, int], seed: int) -> None:
+    """A background with texture all over, as painted ones have (a flat one is not a scene)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    arr = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    Image.fromarray(arr, "RGB").save(path)
+
+
 def _ogg(path: Path, seconds: float, freq: float = 330.0) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     t = np.arange(int(8000 * seconds)) / 8000
@@ -59,8 +67,8 @@ def _level(music: str, background: str | None, extra: str = "") -> str:
 
 def _fake_supertux(root: Path) -> Path:
     data = root / ST
-    _png(data / "images/background/forest/sky.png", (200, 120), (40, 120, 60))
-    _png(data / "images/background/other.png", (100, 100), (200, 120, 60))
+    _textured_png(data / "images/background/forest/sky.png", (200, 120), 1)
+    _textured_png(data / "images/background/other.png", (100, 100), 2)
     _png(data / "images/tiles/t.png", (64, 32), (150, 100, 50))
     (data / "images/tiles.strf").write_text(
         '(supertux-tiles (tiles (width 2) (height 1) (ids 1 2) (image "tiles/t.png")))')
@@ -122,13 +130,13 @@ def _fake_wesnoth(root: Path) -> None:
     core = root / "wesnoth-1.16-data" / WES / "core"
     (core / "macros").mkdir(parents=True)
     (core / "macros/sound-utils.cfg").write_text(_SOUND_UTILS)
-    _png(core / "images/story/land.png", (480, 300), (90, 110, 60))
+    _textured_png(core / "images/story/land.png", (480, 300), 3)
     music = root / "wesnoth-1.16-music" / WES / "core/music"
     _ogg(music / "battle.ogg", 21, 220)
     _ogg(music / "calm.ogg", 21, 440)
     _ogg(music / "revelation.ogg", 21, 550)
     camp = root / "wesnoth-1.16-foo" / WES / "campaigns/Foo"
-    _png(camp / "images/story/scene.png", (500, 300), (30, 30, 90))
+    _textured_png(camp / "images/story/scene.png", (500, 300), 4)
     _png(camp / "images/portraits/hero.png", (500, 500), (200, 150, 150), alpha=0)  # not a scene
     (camp / "utils").mkdir(parents=True)
     (camp / "utils/intro.cfg").write_text("""
@@ -238,7 +246,8 @@ def test_build_scene_pairs(tmp_path):
     rows = [json.loads(line) for line in files[0].read_text().splitlines()]
     # a and b show the same scene with the same music: one pair; d's jingle is too short.
     assert [r["id"] for r in rows] == ["supertux/world1/a#main", "supertux/world1/c#main"]
-    assert all(set(r) == {"id", "video", "track"} for r in rows)
+    assert all(set(r) == {"id", "game", "video", "track", "source"} and r["game"] == "supertux" for r in rows)
+    assert rows[0]["source"] == {"package": "supertux-data", "path": f"{ST.relative_to('supertux-data')}/levels/world1/a.stl"}
     assert {r["track"] for r in rows} == {"music/forest/song.ogg"}
     for r in rows:
         clip = files[0].parent / r["video"]
@@ -257,6 +266,7 @@ def test_build_scene_pairs(tmp_path):
     assert [(r["id"], r["track"]) for r in wrows] == [
         ("wesnoth/Foo/01_Start#0", "music/calm.ogg"), ("wesnoth/Foo/02_Next#0", "music/battle.ogg")]
     assert any("supertux: 2 pairs" in m for m in msgs)
+    assert wrows[1]["source"] == {"package": "wesnoth-1.16-foo", "path": f"{WES}/campaigns/Foo/scenarios/02_Next.cfg"}
 
     # Re-running keeps the clips (same bytes) and writes the same pairs.
     before = {p: p.read_bytes() for p in out.rglob("*.mp4")}
@@ -280,3 +290,4 @@ def test_evaluation_and_reserved_games_are_refused(tmp_path):
         scene_packages(["supertuxkart"])
     assert "supertux-data" in scene_packages(["supertux"])
     assert not any(p.startswith(("supertuxkart", "neverball")) for p in scene_packages())
+    assert {"fillets-ng-data", "blobwars-data", "flare-game"} <= set(scene_packages())
