@@ -3,17 +3,25 @@
 Two directions:
 
 * In: the user's words are *data*. ``quote_preference`` strips control characters and
-  anything that looks like a chat-role marker or special token, removes sentences that try
-  to instruct the model, masks blocked words and caps the length. The prompt then quotes
-  the result between delimiters (and tokenises it with special tokens split, see
-  ``core.explainer.model``).
-* Out: every generated sentence is checked by ``OutputGuard``: length, no other catalog
-  track's title, no links or mentions, no profanity, no prompt leakage, and no claim
-  that contradicts the track's facts. A failed check is replaced by ``fallback_sentence``,
-  which says only what the facts say, and the replacement is flagged.
+  anything that looks like a chat-role marker or special token, removes sentences that
+  address the model (instructions, role-play, requests for secrets, links and mentions, in
+  English and a dozen other languages, also when spelled with look-alike letters,
+  leetspeak or spaced-out letters), masks blocked words and caps the length. The prompt
+  then quotes the result between delimiters (and tokenises it with special tokens split,
+  see ``core.explainer.model``).
+* Out: every generated sentence is checked by ``OutputGuard``: length, no title but the
+  track's own (another catalog title in any case or spelling, or a quoted or capitalised
+  name the facts don't know), no links (also bare or spelled-out domains), mentions,
+  markup, requests for credentials or contact, no prompt leakage or role-play, no
+  profanity, and no claim that contradicts the track's facts. A failed check is replaced
+  by ``fallback_sentence``, which says only what the facts say, and the replacement is
+  flagged.
 
-The claim vocabulary below is the one place that decides which words are checkable
-claims (vocals, tempo, genre, instrument, mood) and which facts support them.
+Every check reads text through one normalisation (``skeleton``: NFKC, invisible characters
+removed, look-alike letters mapped to Latin, accents dropped), so "Ｂａｔｔｌｅ", "Ваttle"
+and "Bat\u200btle" are all "Battle". The claim vocabulary below is the one place that
+decides which words are checkable claims (vocals, tempo, genre, instrument, mood) and
+which facts support them.
 """
 
 from __future__ import annotations
@@ -36,6 +44,9 @@ REMOVED = "[removed]"
 QUOTE_OPEN, QUOTE_CLOSE = "«", "»"
 # Placeholders that mark where the music token and the preference go in a prompt.
 MUSIC_SLOT, PREFERENCE_SLOT = "⟦music⟧", "⟦preference⟧"
+# Words in a row that an output may share with the prompt's fixed text before it counts
+# as reciting it ("why the track fits" is prose, six words of the prompt are not).
+ECHO_WORDS = 6
 
 
 @dataclass(frozen=True)
@@ -48,6 +59,241 @@ class Explanation:
 
 
 # --------------------------------------------------------------------------------------
+# One normalisation for every check
+# --------------------------------------------------------------------------------------
+
+# Letters of other scripts (and Latin ones NFKD does not decompose) that look like a Latin
+# letter. NFKC already folds fullwidth, mathematical, circled and small-form letters; this
+# covers what it leaves: Cyrillic, Greek and Armenian look-alikes and small capitals.
+_CONFUSABLES = str.maketrans({
+    # Cyrillic
+    "А": "A", "В": "B", "С": "C", "Е": "E", "Н": "H", "І": "I", "Ј": "J", "К": "K", "М": "M",
+    "О": "O", "Р": "P", "Ѕ": "S", "Т": "T", "Х": "X", "У": "Y", "Ү": "Y", "Ԛ": "Q", "Ԝ": "W",
+    "Ӏ": "I", "а": "a", "с": "c", "е": "e", "һ": "h", "і": "i", "ј": "j", "к": "k", "о": "o",
+    "р": "p", "ѕ": "s", "у": "y", "х": "x", "ԁ": "d", "ԛ": "q", "ԝ": "w", "ү": "y", "ӏ": "l",
+    # Greek
+    "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M", "Ν": "N",
+    "Ο": "O", "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X", "α": "a", "ο": "o", "ρ": "p", "ν": "v",
+    "ι": "i", "κ": "k", "υ": "u", "ε": "e", "ϲ": "c", "ϳ": "j",
+    # Armenian
+    "ս": "u", "օ": "o", "հ": "h", "ո": "n", "զ": "q", "ց": "g", "Տ": "S", "Օ": "O", "Ս": "U",
+    # Latin letters without a decomposition, and small capitals
+    "ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "đ": "d", "Đ": "D", "ħ": "h", "ı": "i", "ȷ": "j",
+    "ɡ": "g", "ɑ": "a", "æ": "ae", "œ": "oe", "ᴀ": "a", "ʙ": "b", "ᴄ": "c", "ᴅ": "d", "ᴇ": "e",
+    "ɢ": "g", "ʜ": "h", "ɪ": "i", "ᴊ": "j", "ᴋ": "k", "ʟ": "l", "ᴍ": "m", "ɴ": "n", "ᴏ": "o",
+    "ᴘ": "p", "ʀ": "r", "ꜱ": "s", "ᴛ": "t", "ᴜ": "u", "ᴠ": "v", "ᴡ": "w", "ʏ": "y", "ᴢ": "z",
+    # stand-ins for a dot or an apostrophe
+    "。": ".", "｡": ".", "’": "'", "‘": "'",
+})
+_BIDI_AND_FORMAT_KEEP = frozenset({"\u200d"})  # zero-width joiner: part of many emoji
+
+
+def _strip_controls(text: str, keep: Collection[str] = _BIDI_AND_FORMAT_KEEP) -> str:
+    """``text`` without control, format (zero-width, bidi), surrogate and unassigned
+    characters except those in ``keep``; line breaks and tabs become newlines."""
+    out = []
+    for ch in text:
+        cat = unicodedata.category(ch)
+        if ch in "\n\r\t":
+            out.append("\n")
+        elif cat == "Cc" or (cat == "Cf" and ch not in keep) or cat in ("Cs", "Co", "Cn"):
+            continue
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def canonical(text: str) -> str:
+    """NFKC text without invisible characters (the emoji joiner kept): what a reader sees,
+    in one spelling. For text that goes on, such as a quoted preference or a prompt fact."""
+    return _strip_controls(unicodedata.normalize("NFKC", text))
+
+
+def skeleton(text: str) -> str:
+    """What ``text`` looks like, in plain letters, for matching only: NFKC, no invisible
+    characters at all, look-alike letters mapped to Latin, accents dropped, curly
+    apostrophes straightened. Case is kept (titles are matched as written)."""
+    text = unicodedata.normalize("NFKD", _strip_controls(unicodedata.normalize("NFKC", text), keep=()))
+    text = "".join(ch for ch in text.translate(_CONFUSABLES) if unicodedata.category(ch) != "Mn")
+    return unicodedata.normalize("NFC", text)
+
+
+# Digits and signs written for letters ("1gn0re", "b!tch"), read as letters only inside a
+# word that also has letters, so "120 bpm" and "8-bit" stay as they are.
+_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g",
+                       "@": "a", "$": "s", "!": "i", "|": "l"})
+_LEET_WORD = re.compile(r"[\w@$!|]*[^\W\d_][\w@$!|]*")
+# Three or more single letters with separators: "i g n o r e", "f.u.c.k".
+_SPELLED_OUT = re.compile(r"(?<!\w)(?:[^\W\d_][ .\-_*·]+){2,}[^\W\d_](?!\w)")
+
+
+def _unleet(m: re.Match[str]) -> str:
+    word = m.group(0)
+    core = word.strip("!|")  # at the edges they are punctuation ("calmer!")
+    if not re.search(r"[\d@$!|]", core):
+        return word
+    start = word.index(core)
+    return word[:start] + core.translate(_LEET) + word[start + len(core):]
+
+
+def _loose(text: str) -> str:
+    """The skeleton in lower case, leetspeak read as letters and spelled-out words joined:
+    the view in which attacks are looked for."""
+    text = _LEET_WORD.sub(_unleet, skeleton(text).casefold())
+    return _SPELLED_OUT.sub(lambda m: re.sub(r"[ .\-_*·]+", "", m.group(0)), text)
+
+
+def _norm(text: str) -> str:
+    """The skeleton on one line: how titles, names and claims are compared."""
+    return " ".join(skeleton(text).split())
+
+
+def _phrase_re(phrase: str, case_sensitive: bool = False) -> re.Pattern[str]:
+    body = r"\s+".join(re.escape(p) for p in _norm(phrase).split())
+    return re.compile(r"(?<!\w)" + body + r"(?!\w)", 0 if case_sensitive else re.IGNORECASE)
+
+
+# --------------------------------------------------------------------------------------
+# What an attack looks like (one set of patterns, for the preference and the output)
+# --------------------------------------------------------------------------------------
+
+def _any(*alternatives: str) -> str:
+    return r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)"
+
+
+# Latin-script patterns are written without accents and matched in the ``_loose`` view;
+# other scripts are matched in the NFKC, lower-cased view.
+# Words that address the model's rules or identity. A preference or an explanation of a
+# music pick never needs them.
+_OVERRIDE = re.compile("|".join([
+    # "ignore ..."
+    _any(r"ignor(?:e|es|ed|ing)", r"disregard\w*", r"override", r"bypass", r"ignorier\w*", r"missacht\w*",
+         r"ignorez", r"ignora(?:r|te)?", r"ignore[mn]", r"negeer\w*", r"(?:z|prze)?ignoruj\w*",
+         r"yok\s*say", r"gormezden\s+gel\w*", r"ignorera\w*"),
+    r"игнорир\w*|не\s+обращай\s+внимани|ігнору\w*|忽略|忽视|无视|無視|무시",
+    # "instructions", "prompt", "rules"
+    _any(r"instruct\w*", r"prompts?", r"system\s*(?:message|nachricht|prompt)\w*", r"anweisung\w*",
+         r"befehle?n?", r"regeln", r"consignes?", r"regles", r"reglas", r"indicaciones", r"istruzion\w*",
+         r"regole", r"instruc(?:ao|oes|ciones?)", r"regras", r"instructies?", r"regels", r"instrukcj\w*",
+         r"polecen\w*", r"zasad[ay]?", r"talimat\w*", r"instruktion\w*", r"(?:your|the|previous|above|prior|new)"
+         r"\s+rules"),
+    r"инструкци\w*|указани\w*|правил(?:а|о|ам|ами|ах)?(?!\w)|промпт\w*|指令|指示|提示词|系统提示|プロンプト|지시",
+    # role-play and jailbreaks
+    _any(r"you\s+are\s+now", r"you'?re\s+now", r"you\s+are\s+(?:no\s+longer|dan|free)",
+         r"pretend\w*", r"role-?\s?play\w*", r"from\s+now\s+on", r"developer\s+mode", r"dan\s+mode",
+         r"jailbr[eo]\w*", r"do\s+anything\s+now", r"(?:stay|stays|staying)\s+in\s+character",
+         r"as\s+an?\s+(?:ai|language\s+model|chatbot)", r"language\s+model", r"i'?\s*a?m\s+(?:now\s+)?dan",
+         r"tu\s+so", r"du\s+bist\s+(?:jetzt|nun|ab\s+jetzt|ab\s+sofort)", r"ab\s+(?:jetzt|sofort)\s+bist\s+du",
+         r"spiel\w*\s+die\s+rolle", r"rollenspiel\w*", r"verhalte\s+dich", r"von\s+nun\s+an",
+         r"fais\s+semblant", r"faites\s+semblant", r"tu\s+es\s+(?:maintenant|desormais)",
+         r"a\s+partir\s+de\s+maintenant", r"jou\w*\s+le\s+role", r"agis\s+comme", r"comporte-?\s?toi",
+         r"fin(?:ge|ges|gir|ja|jas|gi|ga)", r"ahora\s+eres", r"eres\s+ahora", r"a\s+partir\s+de\s+ahora", r"desde\s+ahora",
+         r"actua\s+como", r"juego\s+de\s+rol", r"interpreta\s+(?:el|il|o)\s+(?:papel|ruolo)",
+         r"fai\s+finta", r"ora\s+sei", r"sei\s+ora", r"(?:d|da)'?\s*ora\s+in\s+poi", r"agisci\s+come",
+         r"comportati\s+come", r"gioco\s+di\s+ruolo", r"faca\s+de\s+conta", r"agora\s+voce\s+e",
+         r"voce\s+agora\s+e", r"a\s+partir\s+de\s+agora", r"aja\s+como", r"atue\s+como", r"doe\s+alsof",
+         r"je\s+bent\s+nu", r"vanaf\s+nu", r"gedraag\s+je", r"speel\s+de\s+rol", r"rollenspel", r"udawaj\w*",
+         r"jestes\s+teraz", r"teraz\s+jestes", r"od\s+teraz", r"zachowuj\s+sie", r"odgrywaj"),
+    r"притвор\w*|представь,?\s+что\s+ты|ты\s+теперь|теперь\s+ты|с\s+этого\s+момента|веди\s+себя|"
+    r"играй\s+роль|ролев\w*|扮演|假装|从现在开始|ふりをして|になりきって",
+]), re.IGNORECASE)
+
+# Requests for secrets or for contact outside the chat (phishing), in any of the languages.
+_PHISHING = re.compile("|".join([
+    _any(r"passwor[dt]s?", r"passcodes?", r"mot\s+de\s+passe", r"contrasenas?", r"senhas?", r"wachtwoord\w*",
+         r"hasl\w+", r"credentials?", r"log-?\s?in\s+(?:details|info\w*|data)", r"api[\s-]?keys?", r"tokens?",
+         r"2fa", r"one-?time\s+(?:code|password)", r"verification\s+codes?", r"seed\s+phrase", r"credit\s+card",
+         r"card\s+number", r"cvv", r"bank\s+details", r"social\s+security", r"dms?", r"direct\s+messages?",
+         r"private\s+messages?", r"pm\s+me", r"(?:message|contact|ping|email|e-mail|text|write\s+to)\s+"
+         r"(?:me|us|the\s+(?:admin|mod|owner|staff|team|bot|support)\w*)", r"admins?", r"administrators?", r"moderators?", r"mods", r"nitro",
+         r"giveaways?", r"click\s+(?:here|this|the\s+link|below)", r"verify\s+your", r"log\s?in\s+(?:at|on|to|here)",
+         r"sign\s?in\s+(?:at|on|to|here)", r"whatsapp", r"telegram", r"crypto\w*", r"bitcoin", r"wallet",
+         r"airdrop", r"(?:send|give|tell)\s+(?:me|us|him|her|them)\s+your"),
+    r"парол\w*|пришли|напиши\s+(?:мне|админ)|админ\w*|密码|パスワード",
+]), re.IGNORECASE)
+
+# Verbs that tell the model what to write. Only the preference is searched for these: an
+# explanation may well "say" things.
+_COMMAND = re.compile("|".join([
+    _any(r"forget", r"print", r"reveal", r"repeat", r"output", r"dump", r"leak", r"recite", r"say", r"write",
+         r"type\s+(?:out|the|your|this|it)", r"spell", r"act\s+as", r"simulate", r"you'?\s*(?:re|are)\s+(?:a|an|my|the)",
+         r"du\s+bist", r"tu\s+es", r"eres", r"sei\s+una?", r"voce\s+e", r"j[ie]\s+bent", r"jestes", r"insult", r"curse", r"swear", r"respond", r"reply", r"mention", r"promote",
+         r"advertise", r"call\s+me", r"tell\s+me", r"use\s+the\s+word",
+         r"vergiss", r"vergessen", r"verrate\w*", r"enthull\w*", r"wiederhol\w*", r"sag(?:e|t)?", r"schreib\w*",
+         r"beleidig\w*", r"nenn\w*\s+mich", r"ausgeben", r"antworte\w*",
+         r"oublie\w*", r"revel\w*", r"repet(?:e|es|ez|er)", r"affiche\w*", r"ecri[st]\w*", r"dis-?\s?moi", r"dis\s+que",
+         r"insult\w*", r"appelle-?\s?moi", r"repon[ds]\w*",
+         r"olvid\w*", r"repit\w*", r"imprim\w*", r"escrib\w*", r"dime", r"di\s+que", r"llamame", r"respond\w*",
+         r"dimentic\w*", r"rivela\w*", r"ripet\w*", r"stampa\w*", r"scrivi\w*", r"dimmi", r"chiamami",
+         r"rispondi",
+         r"esquec\w*", r"repita", r"escrev\w*", r"diga", r"diz\s+que", r"me\s+chame",
+         r"vergeet", r"onthul\w*", r"herhaal", r"schrijf", r"zeg", r"beledig\w*", r"noem\s+me", r"antwoord",
+         r"zapomnij", r"ujawnij", r"powtorz", r"wypisz", r"napisz", r"powiedz", r"nazwij\s+mnie",
+         r"odpowiedz", r"unut", r"glom"),
+    r"забудь|раскрой|повтори|выведи|напиши|скажи|оскорби|назови\s+меня|ответь|忘记|输出|重复|忘れ",
+]), re.IGNORECASE)
+
+# Links: a scheme, "www", an address, an e-mail, or a domain (written with a dot, with
+# "[.]" or "(dot)", or as "evil dot ru") on a known top-level domain; any domain with a path.
+_TLDS = (r"com|net|org|edu|gov|io|gg|ly|me|co|app|dev|xyz|info|tv|fm|be|uk|de|ru|su|cn|biz|site|online"
+         r"|top|club|shop|store|live|link|click|zip|mov|tk|ml|ga|cf|gq|pw|cc|ws|to|sh|ai|so|us|eu|fr|es|it"
+         r"|nl|pl|jp|kr|br|in|au|ca|ch|at|se|no|fi|dk|cz|sk|hu|ro|ua|by|kz|ir|tr|gr|pt|ie|nz|za|mx|ar|cl"
+         r"|onion|gl|gd|cx|la|lol|icu|vip|win|work|pro|tech|space|fun|rocks")
+_DOT = r"(?:\.|\s*(?:\[\.\]|\(\.\)|\{\.\}|\[dot\]|\(dot\)|\{dot\})\s*|\s+(?:dot|punkt|punto|ponto|kropka|точка)\s+)"
+_URL_RE = re.compile(
+    r"(?<![a-z])(?:https?|hxxps?|ftp|file)\s*(?::|\[:\])\s*/\s*/|(?<![a-z])(?:javascript:|data:[a-z]+/)"
+    r"|(?<!\w)www\d?(?!\w)"
+    r"|(?<!\w)\d{1,3}(?:\.\d{1,3}){3}(?!\w)"
+    rf"|(?<!\w)[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*{_DOT}(?:{_TLDS})(?![a-z])"
+    r"|(?<!\w)[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.[a-z]{2,24}/"
+    r"|discord\.gg|t\.me/", re.IGNORECASE)
+_MENTION_RE = re.compile(
+    r"(?<![\w.])@(?=[^\W\d_])\w+|<[@#][!&]?\w+>|<!(?:here|channel|everyone)[^>]*>|@\s*(?:everyone|here|channel)\b")
+# Markup a chat client would render as a link or a page element.
+_LINK_MARKUP_RE = re.compile(r"!?\[[^\]\n]*\]\([^)\n]*\)|<https?:[^>]*>|</?[a-z][a-z0-9]*(?:\s[^<>]*)?/?>",
+                             re.IGNORECASE)
+# ... and the rest of Markdown: code, emphasis, spoilers, headings, quotes.
+_MARKUP_RE = re.compile(r"`|\*\*|__|~~|\|\||^\s*(?:#{1,6}|>)\s")
+_LEAK_RE = re.compile(
+    r"<\||\|>|</?s>|\[/?INST\]|\b(?:USER|ASSISTANT|SYSTEM)\s*:|system\s+prompt|quoted\s+data"
+    r"|not\s+instructions|⟦|⟧|" + re.escape(REMOVED), re.IGNORECASE)
+# The prompt's field labels: two of them in one output is the prompt recited.
+_FIELD_RE = re.compile(r"(?<!\w)(track|title|artist|tags|tempo|vocals|video|music|listener|preference|facts)\s*:",
+                       re.IGNORECASE)
+
+
+@lru_cache(maxsize=1)
+def _blocked_words() -> re.Pattern[str]:
+    """The blocklist as one pattern for the ``_loose`` view: each letter may repeat
+    ("fuuuck") and an inner letter may be masked ("f*ck", "sh#t")."""
+    words = []
+    for line in (Path(__file__).with_name("blocklist.txt")).read_text().splitlines():
+        line = line.strip().casefold()
+        if not line or line.startswith("#"):
+            continue
+        stem, inflected = (line[:-1], True) if line.endswith("*") else (line, False)
+        parts = [re.escape(stem[0]) + "+"]
+        parts += [f"(?:{re.escape(ch)}+|[*#%])" for ch in stem[1:-1]]
+        parts += [re.escape(stem[-1]) + "+"] if len(stem) > 1 else []
+        words.append("".join(parts) + (r"\w*" if inflected else ""))
+    return re.compile(r"(?<!\w)(?:" + "|".join(words) + r")(?!\w)", re.IGNORECASE)
+
+
+def _views(text: str) -> tuple[str, str]:
+    """``text`` as read for attacks: (NFKC lower case, for non-Latin scripts; ``_loose``)."""
+    return canonical(text).casefold(), _loose(text)
+
+
+def addresses_model(text: str) -> bool:
+    """Does ``text`` (one sentence of a preference) try to instruct the model, ask for
+    secrets or contact, or carry a link, a mention or markup, in any spelling?"""
+    plain, loose = _views(text)
+    return (any(p.search(v) for p in (_OVERRIDE, _PHISHING, _COMMAND) for v in (plain, loose))
+            or bool(_URL_RE.search(loose) or _MENTION_RE.search(skeleton(text))
+                     or _LINK_MARKUP_RE.search(skeleton(text))))
+
+
+# --------------------------------------------------------------------------------------
 # In: the user's preference as quoted data
 # --------------------------------------------------------------------------------------
 
@@ -57,61 +303,50 @@ _SPECIAL_MARKUP = re.compile(
     r"|###\s*(?:instruction|response|system|input|human|assistant)\s*:?",  # Alpaca-style headers
     re.IGNORECASE)
 _ROLE_MARKER = re.compile(r"\b(?:system|user|assistant|human|gpt|bot)\s*:", re.IGNORECASE)
-_BIDI_AND_FORMAT_KEEP = {"\u200d"}  # zero-width joiner: part of many emoji
-_SENTENCE_SPLIT = re.compile(r"(?<=[.!?;])\s+|\s*\n+\s*")
-# Sentences that address the model instead of describing music. A preference never needs
-# these verbs, so removing the whole sentence loses nothing a recommender could use.
-_INSTRUCTION_LIKE = re.compile(
-    r"\b(?:ignore|disregard|forget|override|bypass)\b"
-    r"|\b(?:system|hidden|initial|original|secret)\s+(?:prompt|message|instructions?)\b"
-    r"|\b(?:your|the|previous|above|prior|new)\s+(?:prompt|instructions?|rules)\b"
-    r"|\b(?:you\s+are\s+now|act\s+as|pretend|role-?play|from\s+now\s+on|developer\s+mode|jailbreak)\b"
-    r"|\b(?:print|reveal|repeat|output|dump|leak|recite)\b"
-    r"|\b(?:say|write|type|spell|insult|curse|swear)\b"
-    r"|\b(?:call\s+me|tell\s+me|use\s+the\s+word)\b",
-    re.IGNORECASE)
+_SENTENCE_SPLIT = re.compile(r"(?<=[.!?;])\s+|(?<=[。！？])\s*|\s*\n+\s*")
+_TRAILING_PUNCT = re.compile(r"[.,!?;:…]+$")
 
 
-def _strip_controls(text: str) -> str:
-    out = []
-    for ch in text:
-        cat = unicodedata.category(ch)
-        if ch in "\n\r\t":
-            out.append("\n")
-        elif cat == "Cc" or (cat == "Cf" and ch not in _BIDI_AND_FORMAT_KEEP) or cat in ("Cs", "Co", "Cn"):
-            continue
-        else:
-            out.append(ch)
-    return "".join(out)
+def _mask_blocked(sentence: str) -> str:
+    """``sentence`` with each word the blocklist matches (in any spelling) replaced by
+    ``[removed]``; the whole sentence becomes ``[removed]`` when a blocked word is spread
+    over several words ("f u c k")."""
+    words = []
+    for word in sentence.split(" "):
+        punct = _TRAILING_PUNCT.search(word)
+        core = word[: punct.start()] if punct else word
+        if core and _blocked_words().search(_loose(core)):
+            word = REMOVED + (punct.group(0) if punct else "")
+        words.append(word)
+    masked = " ".join(words)
+    return REMOVED if _blocked_words().search(_loose(masked)) else masked
 
 
 def quote_preference(text: str | None, max_chars: int = MAX_PREFERENCE_CHARS) -> str | None:
     """The user's words made safe to quote in a prompt, or None when nothing usable is left.
 
-    Control and bidi characters go, special-token and role markup goes, sentences that try
-    to instruct the model become ``[removed]``, blocked words are masked, whitespace is
-    collapsed to one line and the result is capped at ``max_chars`` characters.
+    Control and bidi characters go, special-token and role markup goes, each sentence that
+    addresses the model (``addresses_model``) becomes ``[removed]``, blocked words are
+    masked, whitespace is collapsed to one line and the result is capped at ``max_chars``
+    characters. Music wishes in any language pass unchanged.
     """
     if not text:
         return None
-    text = unicodedata.normalize("NFKC", text[: max_chars * 20])  # bound the work on huge inputs
-    text = _strip_controls(text)
+    text = canonical(text[: max_chars * 20])  # bound the work on huge inputs
     text = _SPECIAL_MARKUP.sub(" ", text)
     text = _ROLE_MARKER.sub(" ", text)
-    for ch in (QUOTE_OPEN, QUOTE_CLOSE, "⟦", "⟧", "<", ">", "`"):
+    for ch in (QUOTE_OPEN, QUOTE_CLOSE, "⟦", "⟧", "`"):
         text = text.replace(ch, " ")
     sentences = []
     for sentence in _SENTENCE_SPLIT.split(text):
         sentence = " ".join(sentence.split())
         if not sentence:
             continue
-        if _INSTRUCTION_LIKE.search(sentence):
-            sentence = REMOVED
-        sentences.append(sentence)
-    text = " ".join(sentences)
-    text = _blocked_words().sub(REMOVED, text)
+        sentences.append(REMOVED if addresses_model(sentence) else _mask_blocked(sentence))
+    text = " ".join(sentences).replace("<", " ").replace(">", " ")
+    text = " ".join(text.split())
     # Nothing but removals left: drop the preference, so the prompt is as if none was given.
-    if not re.sub(re.escape(REMOVED), "", text).strip(" .,!?;:-"):
+    if not re.sub(re.escape(REMOVED), "", text).strip(" .,!?;:-…"):
         return None
     if len(text) > max_chars:
         cut = text[:max_chars]
@@ -122,7 +357,7 @@ def quote_preference(text: str | None, max_chars: int = MAX_PREFERENCE_CHARS) ->
 def clean_fact(text: str, limit: int = 120) -> str:
     """A catalog string (title, artist, label) fit for a prompt line: one line, no markup
     that could end a turn or a quote, at most ``limit`` characters."""
-    text = _SPECIAL_MARKUP.sub(" ", _strip_controls(unicodedata.normalize("NFKC", text)))
+    text = _SPECIAL_MARKUP.sub(" ", canonical(text))
     for ch in (QUOTE_OPEN, QUOTE_CLOSE, "⟦", "⟧"):
         text = text.replace(ch, " ")
     return " ".join(text.split())[:limit]
@@ -231,35 +466,6 @@ _VOCAL_RE = _word_pattern(_VOCAL_WORDS)
 _BPM_RE = re.compile(r"\b(\d{2,3}(?:\.\d)?)\s*-?\s*(?:bpm|beats\s+per\s+minute)\b", re.IGNORECASE)
 _BY_NAME_RE = re.compile(r"\bby\s+((?:[A-Z0-9][\w'’&.-]*)(?:\s+(?:[A-Z0-9][\w'’&.-]*|of|the|and|de|von|van))*)")
 
-_URL_RE = re.compile(
-    r"(?:\b(?:https?|ftp)://|\bwww\.|\b[\w-]+\.(?:com|net|org|io|gg|ly|me|co|app|dev|xyz|info|tv|fm|be|uk|de)\b"
-    r"|discord\.gg)", re.IGNORECASE)
-_MENTION_RE = re.compile(r"(?<![\w.])@\w+|<[@#][!&]?\d+>|<!(?:here|channel|everyone)[^>]*>")
-_MD_LINK_RE = re.compile(r"\[[^\]\n]*\]\([^)\n]*\)|<https?:[^>]*>")
-_LEAK_RE = re.compile(
-    r"<\||\|>|</?s>|\[/?INST\]|\b(?:USER|ASSISTANT|SYSTEM)\s*:|system\s+prompt|quoted\s+data"
-    r"|not\s+instructions|⟦|⟧|" + re.escape(REMOVED), re.IGNORECASE)
-
-
-@lru_cache(maxsize=1)
-def _blocked_words() -> re.Pattern[str]:
-    words = []
-    for line in (Path(__file__).with_name("blocklist.txt")).read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        words.append(re.escape(line[:-1]) + r"\w*" if line.endswith("*") else re.escape(line))
-    return re.compile(r"(?<!\w)(?:" + "|".join(words) + r")(?!\w)", re.IGNORECASE)
-
-
-def _norm(text: str) -> str:
-    return " ".join(unicodedata.normalize("NFKC", text).replace("’", "'").split())
-
-
-def _phrase_re(phrase: str, case_sensitive: bool = False) -> re.Pattern[str]:
-    body = r"\s+".join(re.escape(p) for p in _norm(phrase).split())
-    return re.compile(r"(?<!\w)" + body + r"(?!\w)", 0 if case_sensitive else re.IGNORECASE)
-
 
 # --------------------------------------------------------------------------------------
 # Out: claims and checks
@@ -319,23 +525,69 @@ def _repetitive(text: str) -> bool:
     return any(grams.count(g) >= 3 for g in set(grams))
 
 
+# Words after which a catalog title written in lower case is ordinary prose ("the main
+# theme of your video"), not a name.
+_DETERMINERS = {"the", "a", "an", "its", "this", "that", "these", "those", "your", "their", "his", "her",
+                "our", "my", "some", "any", "no"}
+# Words that open a sentence with a capital for grammar, not because they are a name.
+_OPENERS = {"the", "this", "that", "these", "those", "it", "its", "with", "a", "an", "as", "like", "for",
+            "your", "here", "there", "in", "on", "at", "from", "by", "if", "when", "while", "and", "but",
+            "so", "our", "my", "their", "what", "why", "how", "try", "picked", "thanks", "i"}
+_QUOTED_RE = re.compile(r"[“\"]([^”\"]{1,80})[”\"]")
+_NAME_WORD = r"[A-Z][\w'&-]*"
+_CAPITALISED_RUN = re.compile(
+    rf"(?<![\w'])({_NAME_WORD}(?:\s+(?:(?:of|the|and|in|on|to|a|de|la|le|von|van|der|del|da)\s+)*{_NAME_WORD})+)")
+_LOOK_ALIKE_SCRIPTS = {"LATIN", "CYRILLIC", "GREEK", "ARMENIAN", "CHEROKEE", "COPTIC"}
+
+
+def _mixed_script(text: str) -> bool:
+    """A word spelled with letters of two look-alike scripts ("Ваttle"): a disguise."""
+    for word in re.findall(r"\w+", canonical(text)):
+        scripts = {unicodedata.name(ch, "?").split(" ")[0] for ch in word if ch.isalpha()}
+        if len(scripts & _LOOK_ALIKE_SCRIPTS) > 1:
+            return True
+    return False
+
+
+def _hidden_characters(text: str) -> bool:
+    """Invisible characters (zero-width, bidi overrides): nothing an explanation needs."""
+    return any(unicodedata.category(ch) == "Cf" and ch not in _BIDI_AND_FORMAT_KEEP for ch in text)
+
+
 class OutputGuard:
     """Checks generated explanations against a track's facts and the catalog's titles.
 
     ``known_titles``: every title in the catalog; naming any track but the explained one
     is a hallucination (or an advert for another pick) and fails the check.
+    ``prompt_texts``: the prompt's fixed text (the system prompt); an output that shares
+    ``ECHO_WORDS`` words in a row with it is reciting the prompt.
     """
 
-    def __init__(self, known_titles: Collection[str] = ()):
+    def __init__(self, known_titles: Collection[str] = (), prompt_texts: Collection[str] = ()):
         # Titles are matched as written: a model naming a track copies its capitals, while
         # "main theme" or "rock" in ordinary prose is not the track "Main Theme" or "Rock".
+        # In lower case a title of several words counts too, unless an article makes it
+        # prose; a quoted title counts in any case.
         self._titles: dict[str, str] = {}  # normalised title -> title
+        self._folded: dict[str, str] = {}  # normalised, case-folded title -> title
         for title in known_titles:
             t = _norm(title)
-            if len(t) >= 3 and any(ch.isupper() or ch.isdigit() for ch in t):
+            if len(t) < 3:
+                continue
+            self._folded.setdefault(t.casefold(), title)
+            if any(ch.isupper() or ch.isdigit() for ch in t):
                 self._titles[t] = title  # "A", "II" or all-lower words can't be told from prose
-        alts = sorted((r"\s+".join(re.escape(p) for p in k.split()) for k in self._titles), key=len, reverse=True)
-        self._title_re = re.compile(r"(?<!\w)(" + "|".join(alts) + r")(?!\w)") if alts else None
+        self._title_re = self._alternation(self._titles, 0)
+        self._folded_re = self._alternation([k for k in self._folded if " " in k], re.IGNORECASE)
+        self._echo: set[tuple[str, ...]] = set()
+        for prompt in prompt_texts:
+            words = re.findall(r"\w+", _loose(prompt))
+            self._echo |= {tuple(words[i:i + ECHO_WORDS]) for i in range(len(words) - ECHO_WORDS + 1)}
+
+    @staticmethod
+    def _alternation(titles: Iterable[str], flags: int) -> re.Pattern[str] | None:
+        alts = sorted((r"\s+".join(re.escape(p) for p in k.split()) for k in titles), key=len, reverse=True)
+        return re.compile(r"(?<!\w)(" + "|".join(alts) + r")(?!\w)", flags) if alts else None
 
     # -- the parts of a text that are about things other than the track -----------------
     @staticmethod
@@ -346,22 +598,48 @@ class OutputGuard:
             count += n
         return text, count
 
+    def _others(self, text: str, facts: TrackFacts, video_labels: Collection[str]) -> str:
+        """``text`` normalised, with the track's own title and artist and the video's labels masked."""
+        return self._mask(_norm(text), [facts.title, facts.artist or "", *video_labels])[0]
+
     def other_titles(self, text: str, facts: TrackFacts, video_labels: Collection[str] = ()) -> list[str]:
-        """Catalog titles other than this track's that ``text`` names."""
-        if self._title_re is None:
-            return []
-        rest, _ = self._mask(_norm(text), [facts.title, facts.artist or "", *video_labels])
+        """Catalog titles other than this track's that ``text`` names, in any spelling."""
+        rest = self._others(text, facts, video_labels)
         found = []
-        for m in self._title_re.finditer(rest):
-            name = _norm(m.group(1))
-            before = rest[:m.start()].rstrip()
-            quoted = before.endswith(("“", '"', "'", "‘"))
-            # A one-word title opening a sentence ("Sad and slow, ...") is just a capital.
-            if " " not in name and not quoted and (not before or before[-1] in ".!?:;"):
-                continue
-            found.append(self._titles[name])
-        own = _norm(facts.title).lower()
-        return [t for t in dict.fromkeys(found) if _norm(t).lower() != own]
+        if self._title_re is not None:
+            for m in self._title_re.finditer(rest):
+                name = _norm(m.group(1))
+                before = rest[:m.start()].rstrip()
+                quoted = before.endswith(("“", '"', "'"))
+                # A one-word title opening a sentence ("Sad and slow, ...") is just a capital.
+                if " " not in name and not quoted and (not before or before[-1] in ".!?:;"):
+                    continue
+                found.append(self._titles[name])
+        if self._folded_re is not None:
+            for m in self._folded_re.finditer(rest):
+                before = re.findall(r"[\w']+", rest[:m.start()].casefold())
+                if not before or before[-1] not in _DETERMINERS:
+                    found.append(self._folded[_norm(m.group(1)).casefold()])
+        for m in _QUOTED_RE.finditer(rest):
+            title = self._folded.get(_norm(m.group(1)).strip(" .,!?").casefold())
+            if title:
+                found.append(title)
+        own = _norm(facts.title).casefold()
+        return [t for t in dict.fromkeys(found) if _norm(t).casefold() != own]
+
+    def unknown_names(self, text: str, facts: TrackFacts, video_labels: Collection[str] = ()) -> list[str]:
+        """Names in ``text`` that no fact and no catalog title backs: a quoted phrase with a
+        capital, or two or more capitalised words in a row ("Bohemian Rhapsody")."""
+        rest = re.sub(r"\bBPM\b", "bpm", self._others(text, facts, video_labels))
+        names = [m.group(1).strip() for m in _QUOTED_RE.finditer(rest) if re.search(r"[A-Z]", m.group(1))]
+        for m in _CAPITALISED_RUN.finditer(rest):
+            words = m.group(1).split()
+            if not rest[:m.start()].strip() or rest[:m.start()].rstrip()[-1] in ".!?:;“\"(":
+                if words[0].casefold() in _OPENERS:
+                    words = words[1:]
+            if sum(w[:1].isupper() for w in words) >= 2:
+                names.append(" ".join(words))
+        return [n for n in dict.fromkeys(names) if _norm(n).strip(" .,!?").casefold() not in self._folded]
 
     def claims(self, text: str, facts: TrackFacts, video_labels: Collection[str] = ()) -> list[Claim]:
         """Every checkable claim in ``text`` and whether the facts support it."""
@@ -407,10 +685,20 @@ class OutputGuard:
             out.append(Claim("tag", m.group(0), ok))
         return out
 
+    def _recites_prompt(self, view: str, loose: str) -> bool:
+        if _LEAK_RE.search(view):
+            return True
+        if len({f.casefold() for f in _FIELD_RE.findall(view)}) >= 2:  # "Track: … Tempo: …"
+            return True
+        words = re.findall(r"\w+", loose)
+        return any(tuple(words[i:i + ECHO_WORDS]) in self._echo for i in range(len(words) - ECHO_WORDS + 1))
+
     def check(self, text: str, facts: TrackFacts, video_labels: Collection[str] = ()) -> list[str]:
         """Names of the failed checks ([] = fine to show)."""
         failed = []
         stripped = text.strip()
+        view = _norm(stripped)
+        plain, loose = _views(stripped)
         if len(stripped) < MIN_OUTPUT_CHARS or len(stripped.split()) < 4:
             failed.append("too_short")
         if len(stripped) > MAX_OUTPUT_CHARS:
@@ -421,19 +709,28 @@ class OutputGuard:
             failed.append("garbled")
         if _repetitive(stripped):
             failed.append("repetitive")
+        if _hidden_characters(stripped) or _mixed_script(stripped):
+            failed.append("disguised")
         if self.other_titles(stripped, facts, video_labels):
             failed.append("other_title")
-        if _URL_RE.search(stripped):
+        if self.unknown_names(stripped, facts, video_labels):
+            failed.append("unknown_name")
+        if _URL_RE.search(loose):
             failed.append("url")
-        if _MENTION_RE.search(stripped):
+        if _MENTION_RE.search(view):
             failed.append("mention")
-        if _MD_LINK_RE.search(stripped):
+        if _LINK_MARKUP_RE.search(view):
             failed.append("markdown_link")
-        if _LEAK_RE.search(stripped):
+        if _MARKUP_RE.search(view):
+            failed.append("markup")
+        if self._recites_prompt(view, loose):
             failed.append("prompt_leak")
+        if _OVERRIDE.search(plain) or _OVERRIDE.search(loose):
+            failed.append("instruction")
+        if _PHISHING.search(plain) or _PHISHING.search(loose):
+            failed.append("phishing")
         # Profanity in the track's own title or a label is not the model's doing.
-        masked, _ = self._mask(_norm(stripped), [facts.title, facts.artist or "", *video_labels])
-        if _blocked_words().search(masked):
+        if _blocked_words().search(_loose(self._others(stripped, facts, video_labels))):
             failed.append("profanity")
         if any(not c.supported and c.kind != "title" for c in self.claims(stripped, facts, video_labels)):
             failed.append("contradiction")
@@ -502,6 +799,6 @@ def fallback_sentence(facts: TrackFacts, video_labels: Collection[str] = ()) -> 
 
 
 __all__ = [
-    "Claim", "Explanation", "OutputGuard", "fallback_sentence", "quote_preference",
-    "clean_fact", "describable_tags", "tempo_phrase", "MUSIC_SLOT", "PREFERENCE_SLOT", "QUOTE_OPEN", "QUOTE_CLOSE",
+    "Claim", "Explanation", "OutputGuard", "fallback_sentence", "quote_preference", "addresses_model",
+    "canonical", "skeleton", "clean_fact", "describable_tags", "tempo_phrase", "MUSIC_SLOT", "PREFERENCE_SLOT", "QUOTE_OPEN", "QUOTE_CLOSE",
 ]
