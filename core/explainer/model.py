@@ -443,10 +443,10 @@ class Explainer:
         """One checked explanation per pick, in order. Failed checks give a flagged fallback."""
         if known_titles is None:
             if self._guard is None:  # compiling every title's pattern once per explainer
-                self._guard = OutputGuard(self.known_titles)
+                self._guard = OutputGuard(self.known_titles, prompt_texts=[SYSTEM_PROMPT])
             guard = self._guard
         else:
-            guard = OutputGuard(known_titles)
+            guard = OutputGuard(known_titles, prompt_texts=[SYSTEM_PROMPT])
         texts = self.generate(contexts, music=music)
         return [guard.apply(t, c.track, c.video_labels) for t, c in zip(texts, contexts, strict=True)]
 
