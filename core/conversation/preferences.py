@@ -11,6 +11,15 @@ into what the next turn asks the engine for:
   one that it contradicts; "any tempo" / "any length" / "vocals or not" /
   "no filters" clear them. A qualitative tempo wish ("faster", "slower") clears an
   earlier bpm range, which would otherwise stop the picks from moving.
+* **Length relative to what was heard**: "longer", "a longer piece", "too short", "lasts
+  more" mean at least :data:`~core.data.synth.LENGTH_RATIO` times the length of the pick
+  the turn refines (the previous pick: the one liked most recently, else the top pick of
+  the last turn); "shorter", "too long" mean at most 1/LENGTH_RATIO of it. The anchor is
+  known only when the turn runs, so :func:`accumulate` takes each message's anchor.
+  Without one (a note sent with the video) the words only reach the preference text.
+* **The clip's length** ("it's a 20 second clip", "my reel is 30s", "for a 1 minute
+  reel"): music at least that long, a hard lower bound, since a shorter track leaves the
+  end of the video silent.
 * **Preference text** for the retriever's text tower: the clauses of every message with
   the numeric filter phrases removed. Clauses are grouped by *aspect* (tempo, energy,
   mood, vocals, and each instrument or genre); the latest clause on an aspect replaces
@@ -28,9 +37,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from core.data.synth import LENGTH_RATIO
 from core.engine import TrackFilter
 from core.errors import BadFeedback
 
@@ -88,9 +98,12 @@ _HALF = r"(?:\s+and\s+a\s+half)?"
 _SEC_UNIT = r"(?:s|sec|secs|second|seconds)"
 _MIN_UNIT = r"(?:m|min|mins|minute|minutes)"
 # A length: "2 minutes", "90 seconds", "1:30", "two and a half minutes", "2 min 30 s".
-_DURATION = (rf"(?:\d{{1,2}}:\d{{2}}|{_NUM}{_HALF}\s*{_MIN_UNIT}(?:\s*(?:and\s*)?\d+\s*{_SEC_UNIT})?"
-             rf"|{_NUM}\s*{_SEC_UNIT})\b")
+_DURATION = (rf"(?:\d{{1,2}}:\d{{2}}|{_NUM}{_HALF}[\s-]*{_MIN_UNIT}(?:\s*(?:and\s*)?\d+\s*{_SEC_UNIT})?"
+             rf"|{_NUM}[\s-]*{_SEC_UNIT})\b")
 _BPM_UNIT = r"(?:bpm|beats\s+per\s+minute|beats/min)\b"
+# What a user calls the video whose length they state ("a 20 second clip").
+_VIDEO = (r"(?:video|vid|clip|reel|reels|short|tiktok|story|edit|montage|vlog|footage|ad|advert|commercial|"
+          r"trailer|teaser|promo|film|movie|slideshow|timelapse|time-lapse)")
 
 _LESS = r"(?:under|less\s+than|shorter\s+than|below|at\s+most|no\s+(?:longer|more)\s+than|not\s+over|up\s+to|max(?:imum)?|within)"
 _MORE = r"(?:over|more\s+than|longer\s+than|above|at\s+least|min(?:imum)?|no\s+shorter\s+than)"
@@ -109,7 +122,7 @@ def _seconds(phrase: str) -> float:
     phrase = phrase.lower().strip()
     if m := re.fullmatch(r"(\d{1,2}):(\d{2})", phrase):
         return int(m.group(1)) * 60 + int(m.group(2))
-    m = re.match(rf"({_NUM})(\s+and\s+a\s+half)?\s*({_MIN_UNIT}|{_SEC_UNIT})\b", phrase)
+    m = re.match(rf"({_NUM})(\s+and\s+a\s+half)?[\s-]*({_MIN_UNIT}|{_SEC_UNIT})\b", phrase)
     value = _number(m.group(1)) + (0.5 if m.group(2) else 0.0)
     if re.fullmatch(_SEC_UNIT, m.group(3)):
         return value
@@ -123,35 +136,57 @@ def _seconds(phrase: str) -> float:
 class FilterOp:
     """One change to the hard filters: ``set`` a field, or ``clear`` a group of fields."""
 
-    action: str  # "set" | "clear"
-    name: str  # field of TrackFilter for "set"; "vocals" | "duration" | "bpm" | "all" for "clear"
+    action: str  # "set" | "clear" | "relative"
+    # field of TrackFilter for "set"; "vocals" | "duration" | "bpm" | "all" for "clear";
+    # "longer" | "shorter" for "relative" (than the heard pick, whose length apply_ops is given)
+    name: str
     value: float | bool | None = None
 
 
 _GROUPS = {
     "vocals": ("instrumental_only", "vocals_only"),
-    "duration": ("min_duration_s", "max_duration_s"),
+    "duration": ("min_duration_s", "max_duration_s", "longer_than_s", "shorter_than_s"),
     "bpm": ("bpm_min", "bpm_max"),
 }
 _GROUPS["all"] = tuple(f for group in _GROUPS.values() for f in group)
 
 
-def apply_ops(current: TrackFilter, ops: Iterable[FilterOp]) -> TrackFilter:
-    """``current`` with ``ops`` applied in order; a new bound drops an old one it contradicts."""
+# A relative length bound and the field naming its anchor go together.
+_ANCHOR_OF = {"min_duration_s": "longer_than_s", "max_duration_s": "shorter_than_s"}
+
+
+def apply_ops(current: TrackFilter, ops: Iterable[FilterOp], anchor_s: float | None = None) -> TrackFilter:
+    """``current`` with ``ops`` applied in order; a new bound drops an old one it contradicts.
+
+    ``anchor_s``: length in seconds of the pick these ops refine, for "relative" ops
+    ("longer" = at least anchor * LENGTH_RATIO); without it they change nothing.
+    """
     values = dict(current.__dict__)
     for op in ops:
         if op.action == "clear":
             for name in _GROUPS[op.name]:
                 values[name] = False if name in _GROUPS["vocals"] else None
             continue
-        values[op.name] = op.value
-        if op.name == "instrumental_only" and op.value:
+        name, value, anchor = op.name, op.value, None
+        if op.action == "relative":
+            if not anchor_s or anchor_s <= 0:
+                continue
+            name = "min_duration_s" if op.name == "longer" else "max_duration_s"
+            value = round(anchor_s * LENGTH_RATIO if op.name == "longer" else anchor_s / LENGTH_RATIO, 1)
+            anchor = float(anchor_s)
+        values[name] = value
+        if name in _ANCHOR_OF:
+            values[_ANCHOR_OF[name]] = anchor
+        if name == "instrumental_only" and value:
             values["vocals_only"] = False
-        elif op.name == "vocals_only" and op.value:
+        elif name == "vocals_only" and value:
             values["instrumental_only"] = False
         for lo, hi in (("min_duration_s", "max_duration_s"), ("bpm_min", "bpm_max")):
             if values[lo] is not None and values[hi] is not None and values[lo] > values[hi]:
-                values[hi if op.name == lo else lo] = None
+                dropped = hi if name == lo else lo
+                values[dropped] = None
+                if dropped in _ANCHOR_OF:
+                    values[_ANCHOR_OF[dropped]] = None
     return TrackFilter(**values)
 
 
@@ -175,6 +210,12 @@ def _filter_rules():
                     FilterOp("set", "bpm_max", _number(m[1]) + BPM_TOLERANCE)]),
         (r"\b(?:any|whatever)\s+(?:tempo|speed|bpm)\b|\btempo\s+(?:doesn'?t|does\s+not)\s+matter\b",
          lambda m: [FilterOp("clear", "bpm")]),
+        # the clip's length: music at least that long ("it's a 20 second clip", "my reel is 30s")
+        (rf"\b(?:my|the|this|our|its)\s+(?:[a-z]+\s+)?{_VIDEO}(?:'s|\s+(?:is|was|runs|lasts|will\s+be))\s+"
+         rf"(?:only\s+|just\s+|about\s+|around\s+|roughly\s+|exactly\s+)?({d})(?:\s+long)?",
+         lambda m: [FilterOp("set", "min_duration_s", _seconds(m[1]))]),
+        (rf"\b({d})(?:\s+long)?[\s-]*(?:long\s+)?{_VIDEO}\b",
+         lambda m: [FilterOp("set", "min_duration_s", _seconds(m[1]))]),
         # length, numeric
         (rf"\bbetween\s+({d})\s*(?:and|to|-|–)\s*({d})",
          lambda m: [FilterOp("set", "min_duration_s", min(_seconds(m[1]), _seconds(m[2]))),
@@ -196,6 +237,41 @@ def _filter_rules():
 
 
 _FILTER_RULES = [(re.compile(p, re.IGNORECASE), f) for p, f in _filter_rules()]
+
+# Length relative to the heard pick. Like vocals, these words are filters *and* meaning (the
+# re-ranker reads "longer" as a fact about the previous pick), so they stay in the text.
+# Parts of a piece or of the reply: "a longer intro", "the fade is too long" are not about
+# the track's length.
+_PART = (r"(?:intro|outro|fade(?:[-\s]?(?:in|out))?|build[-\s]?ups?|ending|end|beginning|start|opening|"
+         r"section|part|parts|verse|chorus|bridge|solo|notes?|reverb|echo|delay|decay|tail|silences?|"
+         r"pauses?|break|drop|loop|sample|titles?|names?|descriptions?|explanations?|answers?|repl(?:y|ies)|"
+         r"messages?|lists?|text|sentences?|words|hair)")
+_NOT_LENGTH_BEFORE = r"(?<!\bno\s)(?<!\bany\s)(?<!\bnot\s)(?<!\bmuch\sno\s)"
+_LONGER = re.compile(
+    rf"{_NOT_LENGTH_BEFORE}\b(?:longer|lengthier)\b(?!\s+{_PART}\b)"
+    r"|\btoo\s+short\b|\bnot\s+long\s+enough\b|\bmore\s+(?:length|duration)\b"
+    r"|\b(?:lasts?|lasting|runs?|running|goes\s+on|plays?)\s+(?:for\s+)?(?:a\s+(?:bit|while)\s+)?(?:more|longer)\b"
+    r"|\bextended\s+(?:version|mix|cut|edit)\b",
+    re.IGNORECASE)
+_SHORTER = re.compile(
+    rf"{_NOT_LENGTH_BEFORE}\bshorter\b(?!\s+{_PART}\b)"
+    r"|(?<!\bnot\s)\btoo\s+long\b|\b(?:less|not\s+as|not\s+so)\s+long\b|\bbrief(?:er)?\b"
+    r"|\bdrags?\s+on\b|\bdragging\b|\b(?:lasts?|runs?)\s+(?:for\s+)?(?:less|forever)\b",
+    re.IGNORECASE)
+_PART_BEFORE = re.compile(rf"\b{_PART}\b", re.IGNORECASE)
+
+
+def _relative_length_ops(text: str) -> list[FilterOp]:
+    """"longer"/"shorter" wishes in ``text``, in order, as relative ops (see apply_ops)."""
+    found: list[tuple[int, int, FilterOp]] = []
+    for pattern, op in ((_LONGER, FilterOp("relative", "longer")), (_SHORTER, FilterOp("relative", "shorter"))):
+        for m in pattern.finditer(text):
+            # "the intro is too long": a part of the piece named earlier in the same clause.
+            if _PART_BEFORE.search(_CLAUSE_SPLIT.split(text[:m.start()])[-1]):
+                continue
+            if not any(s < m.end() and m.start() < e for s, e, _ in found):
+                found.append((m.start(), m.end(), op))
+    return [op for _, _, op in sorted(found, key=lambda f: f[0])]
 
 # Vocals are filters *and* meaning, so their phrases stay in the preference text.
 _VOX = r"(?:vocals?|voices?|singing|singers?|lyrics|words|vox)"
@@ -244,6 +320,7 @@ _ASPECTS: dict[str, re.Pattern[str]] = {
         r"moody", r"gloomy", r"somber", r"sombre", r"ominous", r"scary", r"creepy", r"spooky",
         r"romantic", r"nostalgic", r"mysterious", r"emotional", r"serious"), re.IGNORECASE),
     "vocals": re.compile(_words(_VOX[3:-1], r"instrumentals?", r"sung"), re.IGNORECASE),
+    "length": re.compile(_LONGER.pattern + "|" + _SHORTER.pattern, re.IGNORECASE),
 }
 _INSTRUMENTS = (
     "piano", "guitar", "acoustic", "electric guitar", "drums", "percussion", "bass", "strings",
@@ -261,7 +338,7 @@ _CLAUSE_SPLIT = re.compile(r"[,;.!?\n]+|\s+(?:and|but|also|plus|though|however)\
 _FILLER = re.compile(
     r"^(?:(?:please|pls|ok(?:ay)?|and|but|also|maybe|now|then|just|make\s+it|something|a\s+bit|"
     r"i\s+(?:want|would\s+like|'d\s+like)|give\s+me|can\s+you|could\s+you|try|songs?|tracks?|music|"
-    r"with|that'?s|that\s+is|long|the|a|an|it|is|be|only)\b\s*)*$",
+    r"with|that'?s|that\s+is|it'?s|for|long|the|a|an|it|is|be|only)\b\s*)*$",
     re.IGNORECASE)
 
 
@@ -326,6 +403,8 @@ def parse_feedback(raw: str, *, allow_empty: bool = False) -> Feedback:
             taken.append((m.start(), m.end()))
             vocal_ops.append((m.start(), op))
     fb.ops.extend(op for _, op in sorted(vocal_ops, key=lambda p: p[0]))
+    # First, so that a length in numbers in the same message ("longer, at least 3 minutes") wins.
+    fb.ops[:0] = _relative_length_ops(rest)
 
     sets_bpm = any(op.name in _GROUPS["bpm"] for op in fb.ops)
     for piece in _CLAUSE_SPLIT.split(rest):
@@ -355,17 +434,22 @@ class Preferences:
     truncated: bool = False
 
 
-def accumulate(messages: Iterable[str | None]) -> Preferences:
-    """Fold a conversation's messages, oldest first (None/blank entries are skipped)."""
+def accumulate(messages: Iterable[str | None], anchors: Sequence[float | None] = ()) -> Preferences:
+    """Fold a conversation's messages, oldest first (None/blank entries are skipped).
+
+    ``anchors[i]``: length in seconds of the pick message ``i`` refines (the previous pick
+    of its turn), which "longer"/"shorter" in that message are relative to; missing or
+    None: those words set no filter.
+    """
     filters = TrackFilter()
     kept: list[Clause] = []
     repeat = truncated = False
-    for raw in messages:
+    for i, raw in enumerate(messages):
         if raw is None or not clean_text(raw):
             repeat = truncated = False
             continue
         fb = parse_feedback(raw)
-        filters = apply_ops(filters, fb.ops)
+        filters = apply_ops(filters, fb.ops, anchors[i] if i < len(anchors) else None)
         repeat, truncated = fb.repeat, fb.truncated
         for clause in fb.clauses:
             # The newest clause on an aspect supersedes older ones on it ("faster" -> "slower").

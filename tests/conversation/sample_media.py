@@ -63,10 +63,29 @@ def catalog_tracks() -> list[tuple[str, dict, np.ndarray]]:
     return tracks
 
 
-def write_catalog(folder: Path) -> Path:
-    """Write the catalog's WAV files (16-bit mono) with ``<file>.json`` sidecars into ``folder``."""
+def length_catalog_tracks() -> list[tuple[str, dict, np.ndarray]]:
+    """Tracks of very different lengths (5-50 s) for the "longer"/"shorter" tests: a few
+    short, most of a middle length, a few much longer; textures vary as in catalog_tracks."""
+    rng = np.random.default_rng(11)
+    tracks = []
+    for i, secs in enumerate((5, 6, 7, 20, 21, 22, 23, 24, 25, 45, 48, 50, 52)):
+        bpm = 70 + 11 * i
+        kind = i % 3
+        if kind == 0:
+            samples = _clicks(bpm, secs, rng) + 0.3 * _arpeggio(bpm, secs, [220, 277, 330, 440])
+        elif kind == 1:
+            samples = _tones([110 + 20 * i, 165 + 25 * i], secs, vibrato=0.5 * i)
+        else:
+            samples = _arpeggio(bpm, secs, [440 + 30 * i, 554, 659, 880])
+        tracks.append((f"len_{secs:02d}", {"title": f"Length {secs}", "artist": f"Tester {i % 4}"}, samples))
+    return tracks
+
+
+def write_catalog(folder: Path, tracks: list[tuple[str, dict, np.ndarray]] | None = None) -> Path:
+    """Write the catalog's WAV files (16-bit mono) with ``<file>.json`` sidecars into ``folder``
+    (``tracks`` as catalog_tracks() returns them; default: catalog_tracks())."""
     folder.mkdir(parents=True, exist_ok=True)
-    for stem, meta, samples in catalog_tracks():
+    for stem, meta, samples in tracks if tracks is not None else catalog_tracks():
         pcm = (np.clip(samples / max(1e-9, np.abs(samples).max()) * 0.8, -1, 1) * 32767).astype(np.int16)
         path = folder / f"{stem}.wav"
         with wave.open(str(path), "wb") as w:

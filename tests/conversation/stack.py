@@ -56,8 +56,13 @@ _pg_urls: dict[str, str] = {}
 def build_stack(root: Path) -> Stack:
     """The session's installation (built on first call): catalog ingested, index built."""
     global _stack
-    if _stack is not None:
-        return _stack
+    if _stack is None:
+        _stack = build_installation(root, write_catalog(root / "music"))
+    return _stack
+
+
+def build_installation(root: Path, music: Path) -> Stack:
+    """An installation under ``root`` whose catalog is the audio files in ``music``."""
     from core.catalog.ingest import find_audio, info_from_file, ingest
     from core.catalog.service import load_music_encoder, refresh_index
     from core.config import get_settings, reset_settings
@@ -65,7 +70,6 @@ def build_stack(root: Path) -> Stack:
     from core.db.session import dispose_all
 
     stack = Stack(root, root / "data", f"sqlite:///{root / 'data' / 'musechat.db'}")
-    music = write_catalog(root / "music")
     with pytest.MonkeyPatch.context() as mp:
         for key, value in stack.env().items():
             mp.setenv(key, value)
@@ -81,7 +85,6 @@ def build_stack(root: Path) -> Stack:
         stack.track_ids = sorted(report.added)
         dispose_all()
         reset_settings()
-    _stack = stack
     return stack
 
 

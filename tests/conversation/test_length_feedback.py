@@ -1,0 +1,108 @@
+"""Length wishes in feedback: "longer"/"shorter" relative to the heard pick, and the
+clip's stated length. Every phrasing here was written by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.conversation.preferences import accumulate, parse_feedback
+from core.data.synth import LENGTH_RATIO
+from core.engine import TrackFilter
+
+HEARD = 200.0  # the length of the pick the turn refines (3:20)
+LONGER = TrackFilter(min_duration_s=round(HEARD * LENGTH_RATIO, 1), longer_than_s=HEARD)
+SHORTER = TrackFilter(max_duration_s=round(HEARD / LENGTH_RATIO, 1), shorter_than_s=HEARD)
+
+
+def after_heard(*messages: str) -> TrackFilter:
+    """Filters after turn 0 (no message) and then ``messages``, each refining a 3:20 pick."""
+    return accumulate([None, *messages], [None, *[HEARD] * len(messages)]).filters
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("I need a longer piece", LONGER),
+    ("something that lasts more", LONGER),
+    ("longer please", LONGER),
+    ("can you find a longer track?", LONGER),
+    ("that one was too short", LONGER),
+    ("make it longer", LONGER),
+    ("not long enough, I need more", LONGER),
+    ("Longer!!", LONGER),
+    ("a bit longer and calmer", LONGER),
+    ("something lengthier", LONGER),
+    ("one that runs longer, with piano", LONGER),
+    ("an extended version would be great", LONGER),
+    ("too long, shorter please", SHORTER),
+    ("shorter", SHORTER),
+    ("a shorter song please", SHORTER),
+    ("this drags on, something brief", SHORTER),
+    ("less long please", SHORTER),
+    ("way too long for my video", SHORTER),
+    ("it's only a 15 second clip", TrackFilter(min_duration_s=15)),
+    ("my reel is 30s", TrackFilter(min_duration_s=30)),
+    ("it's a 20 second clip", TrackFilter(min_duration_s=20)),
+    ("my video is 45 s long", TrackFilter(min_duration_s=45)),
+    ("for a 1 minute reel", TrackFilter(min_duration_s=60)),
+    ("the clip is about 1:30", TrackFilter(min_duration_s=90)),
+    ("I'm making a 2-minute video", TrackFilter(min_duration_s=120)),
+    ("it's for a thirty second ad, no vocals", TrackFilter(min_duration_s=30, instrumental_only=True)),
+    ("my travel vlog runs 3 minutes", TrackFilter(min_duration_s=180)),
+    # A length in numbers in the same message is more precise than "longer": it wins.
+    ("longer, at least 4 minutes", TrackFilter(min_duration_s=240)),
+])
+def test_length_wishes_become_filters(text, expected):
+    assert after_heard(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "a longer intro would be nice",
+    "the intro is too long",
+    "the fade out is too long",
+    "I'm no longer in the mood for drums",
+    "can't wait any longer, just give me something upbeat",
+    "shorter notes, more staccato",
+    "a 20 second intro before the beat drops",
+    "longer explanations please",
+    "the song is 3 minutes long",
+    "faster and brighter",
+])
+def test_words_about_something_else_set_no_length_filter(text):
+    assert after_heard(text) == TrackFilter()
+
+
+def test_without_a_heard_pick_length_words_only_reach_the_text():
+    prefs = accumulate(["longer please"])  # a note sent with the video: nothing heard yet
+    assert prefs.filters == TrackFilter() and prefs.text == "longer please"
+
+
+def test_a_later_statement_replaces_the_earlier_one():
+    # each turn's words are relative to that turn's pick
+    prefs = accumulate([None, "longer please", "hmm, shorter"], [None, 100.0, 300.0])
+    assert prefs.filters == TrackFilter(max_duration_s=round(300 / LENGTH_RATIO, 1), shorter_than_s=300.0)
+    assert prefs.text == "hmm, shorter"  # "longer" left the preference text too
+    # a length in numbers that contradicts "longer" drops it and its anchor
+    assert after_heard("longer", "under 5 minutes") == TrackFilter(max_duration_s=300)
+    assert after_heard("longer", "any length") == TrackFilter()
+    assert after_heard("it's a 20 second clip", "longer") == LONGER
+    assert after_heard("longer", "my reel is 30s") == TrackFilter(min_duration_s=30)
+
+
+def test_a_length_wish_stays_anchored_on_its_own_turn():
+    # "longer" at turn 1 stays "longer than turn 1's pick" while later turns refine other things.
+    prefs = accumulate([None, "longer", "more piano"], [None, 120.0, 400.0])
+    assert prefs.filters == TrackFilter(min_duration_s=round(120 * LENGTH_RATIO, 1), longer_than_s=120.0)
+    assert prefs.text == "longer, more piano"
+
+
+def test_length_words_keep_their_meaning_for_the_retriever():
+    fb = parse_feedback("I need a longer piece, calmer")
+    assert [c.text for c in fb.clauses] == ["I need a longer piece", "calmer"]
+    assert "length" in fb.clauses[0].aspects
+    assert parse_feedback("it's a 20 second clip, calmer").clauses[0].text == "calmer"
+
+
+def test_the_reply_names_the_pick_a_bound_is_relative_to():
+    assert LONGER.describe() == [f"longer than 3:20 (at least {int(HEARD * LENGTH_RATIO) // 60}:"
+                                 f"{int(HEARD * LENGTH_RATIO) % 60:02d})"]
+    assert SHORTER.describe()[0].startswith("shorter than 3:20 (under ")
+    assert TrackFilter.from_dict(LONGER.to_dict()) == LONGER
