@@ -136,7 +136,10 @@ def render_pan_clip(
             x0 = fx * (W - vw)
             y0 = (0.35 + 0.3 * e) * (H - vh)
             frame_img = still.resize((w_out, h_out), Image.BILINEAR, box=(x0, y0, x0 + vw, y0 + vh))
-            frame = av.VideoFrame.from_ndarray(np.asarray(frame_img), format="rgb24")
+            # Converted here: left to the encoder, the conversion to yuv420p made the
+            # same clip come out in two different encodings from run to run.
+            frame = av.VideoFrame.from_ndarray(np.asarray(frame_img), format="rgb24").reformat(format="yuv420p")
+            frame.pts = i
             for packet in stream.encode(frame):
                 container.mux(packet)
         for packet in stream.encode():
@@ -916,7 +919,9 @@ def wesnoth_pairs(root: Path, progress: Progress | None = None) -> list[ScenePai
             "and at least one campaign package"
         )
     core_macros = load_wml_macros(sorted((core / "macros").glob("*.cfg")))
+    terrain = WesnothTerrain(core / "terrain.cfg", core / "images/terrain")
     out: list[ScenePair] = []
+    n_maps = 0
     kept_images: dict[str, bool] = {}
     for camp in campaigns:
         macros = dict(core_macros)
@@ -955,8 +960,106 @@ def wesnoth_pairs(root: Path, progress: Progress | None = None) -> list[ScenePai
                                 source=scen,
                             )
                         )
-    say(f"wesnoth: {len(out)} story screens with a scene picture, in {len(campaigns)} campaigns")
+                battle = _wesnoth_map_pair(camp, scen, scenario, music_dir, terrain)
+                if battle is not None:
+                    out.append(battle)
+                    n_maps += 1
+    say(f"wesnoth: {len(out) - n_maps} story screens with a scene picture and {n_maps} battle maps, "
+        f"in {len(campaigns)} campaigns")
     return out
+
+
+def _wesnoth_map_pair(camp: Path, scen: Path, scenario: WmlNode, music_dir: Path,
+                      terrain: WesnothTerrain) -> ScenePair | None:
+    """The scenario's battlefield (its ``map_file``) with the music it plays there."""
+    ref = scenario.attrs.get("map_file", "").strip()
+    maps = [camp / "maps" / ref, camp / ref] if ref else []
+    map_path = next((m for m in maps if m.is_file()), None)
+    name = _wesnoth_battle_music(scenario)
+    music = _wesnoth_music(name, music_dir) if name else None
+    if map_path is None or music is None:
+        return None
+    return ScenePair(
+        game="wesnoth",
+        id=f"{camp.name}/{scen.stem}#map",
+        music=music,
+        music_rel=music.name,
+        scene_key=(map_path.name,),
+        compose=lambda: terrain.render(map_path.read_text(errors="replace")),
+        source=scen,
+    )
+
+
+def _wesnoth_battle_music(scenario: WmlNode) -> str | None:
+    """The track a scenario plays on its battlefield: the first (not appended) one
+    its ``prestart`` event sets, else its first top-level ``[music]``."""
+    for ev in scenario.all("event"):
+        if ev.attrs.get("name") == "prestart":
+            for m in ev.all("music"):
+                if m.attrs.get("name") and m.attrs.get("append") != "yes":
+                    return m.attrs["name"]
+    top = [m for m in scenario.all("music") if m.attrs.get("name")]
+    return top[0].attrs["name"] if top else None
+
+
+class WesnothTerrain:
+    """Draws a Wesnoth map from its terrain codes with each terrain's own tile image.
+
+    ``terrain.cfg`` gives each terrain code (``Gg``, ``Ww``, overlays such as ``^Fp``)
+    a ``symbol_image`` below ``images/terrain/``: a 72-px hex. A map cell
+    ``Gs^Fp`` is drawn as its base hex with the overlay hex on top; the smooth
+    transitions the game adds between terrains are left out.
+    """
+
+    HEX = 72
+    # At most this many hexes (columns, rows) around the map's centre are drawn.
+    MAX_CELLS = (30, 18)
+
+    def __init__(self, terrain_cfg: Path, images: Path):
+        self.images = images
+        self.symbol: dict[str, str] = {}
+        text = terrain_cfg.read_text(errors="replace") if terrain_cfg.is_file() else ""
+        for node in parse_wml(_strip_comments(text)).all("terrain_type"):
+            image = node.attrs.get("symbol_image") or node.attrs.get("editor_image")
+            if node.attrs.get("string") and image:
+                self.symbol.setdefault(node.attrs["string"], image)
+        self._cache: dict[str, Image.Image | None] = {}
+
+    def hex(self, code: str) -> Image.Image | None:
+        if code not in self._cache:
+            image = self.symbol.get(code)
+            self._cache[code] = _load_rgba(self.images / f"{image}.png") if image else None
+        return self._cache[code]
+
+    def render(self, map_text: str) -> Image.Image:
+        """A ``.map`` file's text -> RGB still of its (central) hexes."""
+        rows = [
+            [c.strip().split(" ")[-1] for c in line.split(",")]  # "1 Ke": a side's start
+            for line in map_text.splitlines() if line.strip() and "=" not in line
+        ]
+        rows = [r for r in rows if r and any(r)]
+        if not rows:
+            raise ValueError("empty map")
+        n_rows, n_cols = len(rows), max(len(r) for r in rows)
+        # The outermost ring is the map's border, not shown in the game.
+        cols, rws = min(self.MAX_CELLS[0], max(1, n_cols - 2)), min(self.MAX_CELLS[1], max(1, n_rows - 2))
+        c0, r0 = max(0, (n_cols - cols) // 2), max(0, (n_rows - rws) // 2)
+        step = self.HEX * 3 // 4
+        canvas = Image.new("RGBA", (cols * step + self.HEX // 4, rws * self.HEX + self.HEX // 2), (0, 0, 0, 255))
+        for layer in (0, 1):  # every base first: overlays (trees, houses) reach over neighbours
+            for r in range(rws):
+                row = rows[r0 + r]
+                for c in range(cols):
+                    if c0 + c >= len(row):
+                        continue
+                    parts = row[c0 + c].split("^", 1)
+                    if layer == 1 and len(parts) == 1:
+                        continue
+                    img = self.hex(parts[0] if layer == 0 else "^" + parts[1])
+                    if img is not None:
+                        y = r * self.HEX + (self.HEX // 2 if (c0 + c) % 2 else 0)
+                        _blit(canvas, img, c * step, y)
+        return canvas.convert("RGB")
 
 
 def _wesnoth_scene_music(scenario: WmlNode) -> str | None:
@@ -1045,7 +1148,7 @@ def scene_games() -> dict[str, SceneGame]:
     The further games' readers live in their own modules and use this module's
     helpers, so they are imported here, when asked for, not at import time.
     """
-    from core.data import blobwars, fillets, flare
+    from core.data import blobwars, fillets, flare, freedroid
 
     return {
         "supertux": SceneGame((SUPERTUX_PACKAGE,), SUPERTUX_PACKAGE, supertux_pairs),
@@ -1055,6 +1158,7 @@ def scene_games() -> dict[str, SceneGame]:
         "fillets": fillets.GAME,
         "blobwars": blobwars.GAME,
         "flare": flare.GAME,
+        "freedroid": freedroid.GAME,
     }
 
 

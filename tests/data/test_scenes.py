@@ -161,6 +161,38 @@ def _fake_wesnoth(root: Path) -> None:
     {UNIT_STUFF Spearman}
 [/scenario]
 """)
+    # A battle: its map drawn from the terrain's hex images, with its prestart music.
+    (core / "terrain.cfg").write_text("""
+[terrain_type]
+    symbol_image=grass/green-tile
+    id=grassland
+    string=Gg
+[/terrain_type]
+[terrain_type]
+    symbol_image=forest/pine-tile
+    id=pine_forest
+    string=^Fp
+    default_base=Gll
+[/terrain_type]
+""")
+    _textured_png(core / "images/terrain/grass/green-tile.png", (72, 72), 5)
+    _png(core / "images/terrain/forest/pine-tile.png", (72, 72), (10, 90, 20))
+    (camp / "maps").mkdir()
+    (camp / "maps/03_Battle.map").write_text("\n".join([", ".join(["Gg"] * 8)] * 2 + [", ".join(["Gg^Fp", "1 Gg"] * 4)] * 4 + [", ".join(["Gg"] * 8)] * 2) + "\n")
+    (camp / "scenarios/03_Battle.cfg").write_text("""
+[scenario]
+    id=03_Battle
+    map_file=03_Battle.map
+    {INTRO_AND_SCENARIO_MUSIC calm.ogg battle.ogg}
+[/scenario]
+""")
+    (camp / "scenarios/04_Lost.cfg").write_text("""
+[scenario]
+    id=04_Lost
+    map_file=04_Lost.map
+    {SCENARIO_MUSIC battle.ogg}
+[/scenario]
+""")
     (camp / "scenarios/02_Next.cfg").write_text("""
 [scenario]
     id=02_Next
@@ -220,7 +252,13 @@ def test_wesnoth_pairs(tmp_path):
         ("Foo/01_Start#0", "calm.ogg", ("scene.png",)),
         # Only SCENARIO_MUSIC: the scenario's own track, not the generic story default.
         ("Foo/02_Next#0", "battle.ogg", ("land.png",)),
+        # The battlefield plays the scenario's music, not the intro's; 04_Lost's map is missing.
+        ("Foo/03_Battle#map", "battle.ogg", ("03_Battle.map",)),
     ]
+    battle = np.asarray(pairs[-1].compose())
+    # The inner 6 x 6 hexes (the border ring is not drawn), forests on top of grass.
+    assert battle.shape == (6 * 72 + 36, 6 * 54 + 18, 3)
+    assert (battle == (10, 90, 20)).all(axis=2).mean() > 0.1
 
 
 def test_cap_per_track_drops_duplicates_and_caps():
@@ -264,7 +302,8 @@ def test_build_scene_pairs(tmp_path):
 
     wrows = [json.loads(line) for line in files[1].read_text().splitlines()]
     assert [(r["id"], r["track"]) for r in wrows] == [
-        ("wesnoth/Foo/01_Start#0", "music/calm.ogg"), ("wesnoth/Foo/02_Next#0", "music/battle.ogg")]
+        ("wesnoth/Foo/01_Start#0", "music/calm.ogg"), ("wesnoth/Foo/02_Next#0", "music/battle.ogg"),
+        ("wesnoth/Foo/03_Battle#map", "music/battle.ogg")]
     assert any("supertux: 2 pairs" in m for m in msgs)
     assert wrows[1]["source"] == {"package": "wesnoth-1.16-foo", "path": f"{WES}/campaigns/Foo/scenarios/02_Next.cfg"}
 
