@@ -3,7 +3,7 @@
 ``Engine`` ties the encoders, the trained retriever, the catalog index and the
 explainer together behind three calls the conversation service makes:
 
-- ``analyse_video(path)`` -> ``VideoAnalysis`` (decode + frame features + labels; cached
+- ``analyse_video(path)`` -> ``VideoAnalysis`` (decode + frame features + video facts; cached
   by the video's content hash so later turns never decode it again);
 - ``recommend(video, preference=..., previous_track_id=..., filters=..., exclude=..., k=...)``
   -> ranked ``ScoredTrack`` list;
@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from core.video_facts import VideoFacts
 
 
 @dataclass
@@ -36,13 +38,16 @@ class TrackFilter:
     # itself is min_duration_s / max_duration_s.
     longer_than_s: float | None = None
     shorter_than_s: float | None = None
+    # The same for tempo ("faster", "slower"): the heard pick's bpm; the bound is bpm_min / bpm_max.
+    faster_than_bpm: float | None = None
+    slower_than_bpm: float | None = None
 
     def is_empty(self) -> bool:
         return self == TrackFilter()
 
     def describe(self) -> list[str]:
         """Human phrases for the reply ("instrumental only", "under 2:00", "longer than 3:20 (at least 6:00)",
-        "110–130 bpm")."""
+        "110–130 bpm", "faster than 120 bpm (above 132 bpm)")."""
         out = []
         if self.instrumental_only:
             out.append("instrumental only")
@@ -54,12 +59,19 @@ class TrackFilter:
         if self.max_duration_s is not None:
             out.append(f"shorter than {_mmss(self.shorter_than_s)} (under {_mmss(self.max_duration_s)})"
                        if self.shorter_than_s is not None else f"under {_mmss(self.max_duration_s)}")
+        tempo = None
         if self.bpm_min is not None and self.bpm_max is not None:
-            out.append(f"{self.bpm_min:.0f}–{self.bpm_max:.0f} bpm")
+            tempo = f"{self.bpm_min:.0f}–{self.bpm_max:.0f} bpm"
         elif self.bpm_min is not None:
-            out.append(f"above {self.bpm_min:.0f} bpm")
+            tempo = f"above {self.bpm_min:.0f} bpm"
         elif self.bpm_max is not None:
-            out.append(f"below {self.bpm_max:.0f} bpm")
+            tempo = f"below {self.bpm_max:.0f} bpm"
+        if tempo and self.faster_than_bpm is not None:
+            tempo = f"faster than {self.faster_than_bpm:.0f} bpm ({tempo})"
+        elif tempo and self.slower_than_bpm is not None:
+            tempo = f"slower than {self.slower_than_bpm:.0f} bpm ({tempo})"
+        if tempo:
+            out.append(tempo)
         return out
 
     def to_dict(self) -> dict:
@@ -79,6 +91,9 @@ class VideoAnalysis:
     """What a turn needs from the video; saved as .npz keyed by content hash.
 
     frame_features: [T, D] float32 from the active profile's frame encoder.
+    labels: the names of the confident content labels (those in ``facts.labels``).
+    facts: the measured video facts (core.video_facts); None only for analyses made
+    before facts existed.
     """
 
     content_hash: str
@@ -86,20 +101,23 @@ class VideoAnalysis:
     frame_features: np.ndarray
     labels: list[str] = field(default_factory=list)
     encoder: str = ""
+    facts: VideoFacts | None = None
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.npz")
-        np.savez(tmp, frame_features=self.frame_features.astype(np.float32),
-                 meta=np.array(json.dumps({"content_hash": self.content_hash, "duration_s": self.duration_s,
-                                           "labels": self.labels, "encoder": self.encoder})))
+        meta = {"content_hash": self.content_hash, "duration_s": self.duration_s, "labels": self.labels,
+                "encoder": self.encoder, "facts": self.facts.to_dict() if self.facts else None}
+        np.savez(tmp, frame_features=self.frame_features.astype(np.float32), meta=np.array(json.dumps(meta)))
         tmp.replace(path)  # atomic: a concurrent reader never sees half a file
 
     @classmethod
     def load(cls, path: Path) -> VideoAnalysis:
         with np.load(path) as data:
             meta = json.loads(str(data["meta"]))
-            return cls(frame_features=data["frame_features"], **meta)
+            facts = meta.pop("facts", None)
+            return cls(frame_features=data["frame_features"], facts=VideoFacts.from_dict(facts) if facts else None,
+                       **meta)
 
 
 @dataclass
