@@ -183,6 +183,7 @@ _OVERRIDE = re.compile("|".join([
          r"pretend\w*", r"role-?\s?play\w*", r"from\s+now\s+on", r"developer\s+mode", r"dan\s+mode",
          r"jailbr[eo]\w*", r"do\s+anything\s+now", r"(?:stay|stays|staying)\s+in\s+character",
          r"as\s+an?\s+(?:ai|language\s+model|chatbot)", r"language\s+model", r"i'?\s*a?m\s+(?:now\s+)?dan",
+         r"as\s+dan",
          r"tu\s+so", r"du\s+bist\s+(?:jetzt|nun|ab\s+jetzt|ab\s+sofort)", r"ab\s+(?:jetzt|sofort)\s+bist\s+du",
          r"spiel\w*\s+die\s+rolle", r"rollenspiel\w*", r"verhalte\s+dich", r"von\s+nun\s+an",
          r"fais\s+semblant", r"faites\s+semblant", r"tu\s+es\s+(?:maintenant|desormais)",
@@ -208,7 +209,8 @@ _PHISHING = re.compile("|".join([
          r"(?:me|us|the\s+(?:admin|mod|owner|staff|team|bot|support)\w*)", r"admins?", r"administrators?", r"moderators?", r"mods", r"nitro",
          r"giveaways?", r"click\s+(?:here|this|the\s+link|below)", r"verify\s+your", r"log\s?in\s+(?:at|on|to|here)",
          r"sign\s?in\s+(?:at|on|to|here)", r"whatsapp", r"telegram", r"crypto\w*", r"bitcoin", r"wallet",
-         r"airdrop", r"(?:send|give|tell)\s+(?:me|us|him|her|them)\s+your"),
+         r"airdrop", r"(?:send|give|tell)\s+(?:me|us|him|her|them)\s+your", r"qr\s+code", r"prizes?",
+         r"claim\s+your", r"you(?:'ve)?\s+won"),
     r"парол\w*|пришли|напиши\s+(?:мне|админ)|админ\w*|密码|パスワード",
 ]), re.IGNORECASE)
 
@@ -218,7 +220,9 @@ _COMMAND = re.compile("|".join([
     _any(r"forget", r"print", r"reveal", r"repeat", r"output", r"dump", r"leak", r"recite", r"say", r"write",
          r"type\s+(?:out|the|your|this|it)", r"spell", r"act\s+as", r"simulate", r"you'?\s*(?:re|are)\s+(?:a|an|my|the)",
          r"du\s+bist", r"tu\s+es", r"eres", r"sei\s+una?", r"voce\s+e", r"j[ie]\s+bent", r"jestes", r"insult", r"curse", r"swear", r"respond", r"reply", r"mention", r"promote",
-         r"advertise", r"call\s+me", r"tell\s+me", r"use\s+the\s+word",
+         r"advertise", r"call\s+me", r"tell\s+(?:me|us|it|this|that)", r"translate",
+         r"answer\s+(?:only|with|in|as|like)", r"(?:were|are)\s+you\s+told", r"you\s+(?:were|are)\s+told",
+         r"(?:first|previous|earlier|initial|above|hidden)\s+(?:message|text)", r"use\s+the\s+word",
          r"vergiss", r"vergessen", r"verrate\w*", r"enthull\w*", r"wiederhol\w*", r"sag(?:e|t)?", r"schreib\w*",
          r"beleidig\w*", r"nenn\w*\s+mich", r"ausgeben", r"antworte\w*",
          r"oublie\w*", r"revel\w*", r"repet(?:e|es|ez|er)", r"affiche\w*", r"ecri[st]\w*", r"dis-?\s?moi", r"dis\s+que",
@@ -262,10 +266,11 @@ _FIELD_RE = re.compile(r"(?<!\w)(track|title|artist|tags|tempo|vocals|video|musi
                        re.IGNORECASE)
 
 
-@lru_cache(maxsize=1)
-def _blocked_words() -> re.Pattern[str]:
+@lru_cache(maxsize=2)
+def _blocked_words(bounded: bool = True) -> re.Pattern[str]:
     """The blocklist as one pattern for the ``_loose`` view: each letter may repeat
-    ("fuuuck") and an inner letter may be masked ("f*ck", "sh#t")."""
+    ("fuuuck") and an inner letter may be masked ("f*ck", "sh#t"). ``bounded=False``
+    finds the words inside longer ones too (for letters spelled out and run together)."""
     words = []
     for line in (Path(__file__).with_name("blocklist.txt")).read_text().splitlines():
         line = line.strip().casefold()
@@ -276,7 +281,8 @@ def _blocked_words() -> re.Pattern[str]:
         parts += [f"(?:{re.escape(ch)}+|[*#%])" for ch in stem[1:-1]]
         parts += [re.escape(stem[-1]) + "+"] if len(stem) > 1 else []
         words.append("".join(parts) + (r"\w*" if inflected else ""))
-    return re.compile(r"(?<!\w)(?:" + "|".join(words) + r")(?!\w)", re.IGNORECASE)
+    body = "(?:" + "|".join(words) + ")"
+    return re.compile(r"(?<!\w)" + body + r"(?!\w)" if bounded else body, re.IGNORECASE)
 
 
 def _views(text: str) -> tuple[str, str]:
@@ -284,11 +290,22 @@ def _views(text: str) -> tuple[str, str]:
     return canonical(text).casefold(), _loose(text)
 
 
+# Spelled-out letters run words together ("ignoreallpreviousinstructions"): in such a run
+# these stems are looked for without word boundaries.
+_SPELLED_STEMS = re.compile(r"ignor|disregard|instruct|prompt|passw|anweisung|jailbr|pretend|reveal")
+
+
+def _spelled_out_attack(loose: str) -> bool:
+    return any(_SPELLED_STEMS.search(m.group(0)) or _blocked_words(bounded=False).search(m.group(0))
+               for m in re.finditer(r"[^\W\d_]{12,}", loose))
+
+
 def addresses_model(text: str) -> bool:
     """Does ``text`` (one sentence of a preference) try to instruct the model, ask for
     secrets or contact, or carry a link, a mention or markup, in any spelling?"""
     plain, loose = _views(text)
     return (any(p.search(v) for p in (_OVERRIDE, _PHISHING, _COMMAND) for v in (plain, loose))
+            or (_SPELLED_OUT.search(skeleton(text).casefold()) is not None and _spelled_out_attack(loose))
             or bool(_URL_RE.search(loose) or _MENTION_RE.search(skeleton(text))
                      or _LINK_MARKUP_RE.search(skeleton(text))))
 
