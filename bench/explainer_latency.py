@@ -33,7 +33,12 @@ def picks(settings, music_dim: int):
         tracks = load_catalog(settings)
     except Exception:  # no database yet: the benchmark still measures the model
         tracks = []
-    labels = [["seashore", "lakeside"], ["sports car", "racer"], ["castle"]]
+    from core.video_facts import VideoFacts
+
+    # Three videos' measured facts: a calm bright shore, a fast race, a dark still interior.
+    labels = [VideoFacts(0.05, 0.0, 0.7, 0.2, 40.0, 0.02, ["blue", "white"]),
+              VideoFacts(0.4, 30.0, 0.5, 0.25, 70.0, 0.08, ["grey", "red"]),
+              VideoFacts(0.01, 0.0, 0.2, 0.1, 12.0, 0.07, ["black", "brown"])]
     prefs = [None, "more upbeat, no vocals", "something calmer with piano"]
     if len(tracks) >= 3:
         chosen = [tracks[i * len(tracks) // 3] for i in range(3)]

@@ -22,7 +22,7 @@ from core.explainer.references import (
     TEST_TEMPLATES,
     TRAIN_TEMPLATES,
     reference,
-    sample_labels,
+    sample_video_facts,
     synth_preference,
 )
 
@@ -112,16 +112,16 @@ def split_tracks(tracks: list[CatalogTrack]) -> tuple[list[CatalogTrack], list[C
 
 
 def train_examples(tracks: list[CatalogTrack], per_track: int = 8, seed: int = 0) -> list[Example]:
-    """``per_track`` examples per track: sampled scenes and preferences, one train-template
-    reference each."""
+    """``per_track`` examples per track: sampled video facts and preferences, one
+    train-template reference each."""
     rng = random.Random(seed)
     out = []
     for track in tracks:
         for _ in range(per_track):
-            labels = sample_labels(rng)
+            video = sample_video_facts(rng)
             pref = synth_preference(track.facts, rng, "train")
-            ref = reference(track.facts, labels, pref, rng, rng.choice(TRAIN_TEMPLATES))
-            ctx = PickContext(track.facts, track.embedding, labels, pref.text if pref else None)
+            ref = reference(track.facts, video, pref, rng, rng.choice(TRAIN_TEMPLATES))
+            ctx = PickContext(track.facts, track.embedding, video, pref.text if pref else None)
             out.append(Example(ctx, [ref]))
     return out
 
@@ -132,9 +132,9 @@ def heldout_examples(tracks: list[CatalogTrack], per_track: int = 2, seed: int =
     out = []
     for track in tracks:
         for _ in range(per_track):
-            labels = sample_labels(rng)
+            video = sample_video_facts(rng)
             pref = synth_preference(track.facts, rng, "test")
-            refs = [reference(track.facts, labels, pref, rng, t) for t in TEST_TEMPLATES]
-            ctx = PickContext(track.facts, track.embedding, labels, pref.text if pref else None)
+            refs = [reference(track.facts, video, pref, rng, t) for t in TEST_TEMPLATES]
+            ctx = PickContext(track.facts, track.embedding, video, pref.text if pref else None)
             out.append(Example(ctx, refs))
     return out

@@ -1,15 +1,18 @@
 """Evaluating explanations: BERTScore against held-out references, and faithfulness.
 
-Faithfulness is the share of checkable claims (title, artist, vocals, tempo, BPM, genre,
-instrument and mood words; see ``core.explainer.guard``) that the track's facts support,
-measured on the model's raw text *before* the guard replaces failed outputs, and again on
-what a user would see after it.
+Faithfulness is the share of claims (``core.explainer.claims``: the track, the video, the
+request, names and numbers) that the facts support, measured on the model's raw text
+*before* the guard replaces failed outputs, and again on what a user would see after it.
+The held-out references here come from the same templates as the training references, so
+BERTScore measures style; the figures a user can trust come from ``core.explainer.outside``,
+whose inputs no synthesiser made.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
 
+from core.explainer.claims import summarise, verify
 from core.explainer.data import Example
 from core.explainer.guard import OutputGuard
 from core.explainer.model import Explainer
@@ -34,12 +37,10 @@ def bertscore_f1(candidates: list[str], references: list[list[str]]) -> float:
 
 def faithfulness(texts: list[str], examples: list[Example], guard: OutputGuard) -> tuple[float, int]:
     """(share of supported claims, number of claims) over ``texts``."""
-    total = ok = 0
-    for text, ex in zip(texts, examples, strict=True):
-        for claim in guard.claims(text, ex.context.track, ex.context.video_labels):
-            total += 1
-            ok += claim.supported
-    return (ok / total if total else 1.0), total
+    reports = [verify(t, e.context.track, e.context.video, e.context.preference, guard)
+               for t, e in zip(texts, examples, strict=True)]
+    figures = summarise(reports)
+    return figures.supported_rate, figures.claims
 
 
 def evaluate(explainer: Explainer, examples: list[Example], known_titles: Collection[str], *,
@@ -54,12 +55,13 @@ def evaluate(explainer: Explainer, examples: list[Example], known_titles: Collec
         raw_no_music += explainer.generate(ctxs, music=False)
         if on_batch:
             on_batch(len(ctxs))
-    shown = [guard.apply(t, e.context.track, e.context.video_labels) for t, e in zip(raw, examples, strict=True)]
+    shown = [guard.apply(t, e.context.track, e.context.video, e.context.preference)
+             for t, e in zip(raw, examples, strict=True)]
     refs = [e.references for e in examples]
     faith_raw, n_claims = faithfulness(raw, examples, guard)
     faith_shown, _ = faithfulness([s.text for s in shown], examples, guard)
     faith_nm, _ = faithfulness(raw_no_music, examples, guard)
-    hallucinated = sum(bool(guard.other_titles(t, e.context.track, e.context.video_labels))
+    hallucinated = sum(bool(guard.other_titles(t, e.context.track, e.context.video))
                        for t, e in zip(raw, examples, strict=True))
     return {
         "n": len(examples),

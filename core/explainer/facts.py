@@ -1,4 +1,4 @@
-"""What the explainer may say about a pick: the track's facts and what the video shows."""
+"""What the explainer may say about a pick: the track's facts and the video's measured facts."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import numpy as np
 # Tempo words are the catalog's feel bands (one definition), so the references, the fallback
 # sentence and the guard say what every display's feel word says.
 from core.catalog.tempo import tempo_feel as tempo_band  # noqa: F401
+from core.video_facts import VideoFacts
 
 
 @dataclass
@@ -27,5 +28,5 @@ class TrackFacts:
 class PickContext:
     track: TrackFacts
     music_embedding: np.ndarray  # [D] pooled music-encoder features, float32
-    video_labels: list[str]  # what the frames show, e.g. ImageNet class names
-    preference: str | None  # the user's latest words, untrusted
+    video: VideoFacts | None  # measured facts about the video; None: nothing may be said about it
+    preference: str | None  # the user's request as of the latest message, untrusted

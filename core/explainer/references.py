@@ -14,45 +14,35 @@ import re
 from dataclasses import dataclass
 
 from core.explainer.facts import TrackFacts, tempo_band
-from core.explainer.guard import describable_tags
+from core.explainer.guard import describable_tags, fallback_sentence
+from core.explainer.request import read_request
+from core.video_facts import COLOUR_NAMES, ContentLabel, VideoFacts
 
-# What the frames of a video may show: ImageNet class names (first synonym), the label
-# space of the offline frame encoder. Used to sample plausible scenes for training.
-SCENE_LABELS = [
-    "seashore", "lakeside", "alp", "valley", "volcano", "cliff", "coral reef", "sandbar", "geyser",
-    "promontory", "fountain", "castle", "palace", "monastery", "church", "library", "restaurant",
-    "bakery", "barbershop", "cinema", "stage", "planetarium", "steel arch bridge", "suspension bridge",
-    "viaduct", "dam", "boathouse", "yurt", "cliff dwelling", "racer", "sports car", "convertible",
-    "go-kart", "mountain bike", "motor scooter", "snowmobile", "ski", "speedboat", "canoe", "gondola",
-    "schooner", "liner", "airliner", "space shuttle", "steam locomotive", "bullet train", "streetcar",
-    "tractor", "golden retriever", "tabby", "Persian cat", "red fox", "timber wolf", "brown bear",
-    "giant panda", "tiger", "lion", "African elephant", "zebra", "hummingbird", "flamingo",
-    "king penguin", "goldfish", "jellyfish", "monarch", "daisy", "volleyball", "soccer ball",
-    "basketball", "balloon", "parachute", "carousel", "torch", "candle", "jack-o'-lantern", "pizza",
-    "ice cream", "espresso", "acoustic guitar", "grand piano", "violin", "drum", "maze",
-    "scoreboard", "tennis ball", "laptop", "television", "desktop computer", "sunglasses",
-    "umbrella", "tent", "backpack", "wedding gown", "groom", "scuba diver", "snorkel", "lifeboat",
-    "pier", "breakwater", "greenhouse", "barn", "picket fence", "stone wall", "traffic light",
-    "street sign", "police van", "fire engine", "ambulance", "school bus", "trolleybus", "tank",
-    "warplane", "wreck", "shipwreck", "comic book", "book jacket", "envelope", "hourglass",
-    "analog clock", "spider web", "bubble", "ski mask", "crash helmet", "knot", "toyshop",
-]
+# Content labels a video's facts may carry (coarse ImageNet groups and scene settings):
+# sampled for training so the model learns to name a label only when the facts give one.
+CONTENT_LABELS = ["animals", "road vehicles", "boats", "aircraft", "buildings", "mountains", "water and shore",
+                  "snow sports", "food", "snow", "desert", "forest", "cave", "castle", "underwater", "city"]
+# Share of sampled videos without facts (their explanations must say nothing about the video).
+NO_FACTS_SHARE = 0.1
 
 # --------------------------------------------------------------------------------------
 # Wording of each fact. Every word here is one the guard accepts for such a fact.
 # --------------------------------------------------------------------------------------
 
-_TEMPO_WORDS = {"slow": ["slow", "unhurried", "gentle"],
+# No word here is also a word about footage (core.video_facts.VIDEO_WORDS: "unhurried",
+# "steady pace"), so a sentence never reads as describing the video with the music's words.
+_TEMPO_WORDS = {"slow": ["slow", "relaxed", "gentle"],
                 "moderate": ["mid-tempo", "steady", "moderate"],
                 "fast": ["fast", "upbeat", "energetic"]}
-_TEMPO_FORMS = ["a {w} tempo of about {bpm} BPM", "a {w} pace", "a {w} {bpm} BPM pulse",
+_TEMPO_FORMS = ["a {w} tempo of about {bpm} BPM", "a {w} groove", "a {w} {bpm} BPM pulse",
                 "a {w} rhythm around {bpm} BPM", "a {w} beat"]
-_TAG_FORMS = ["a {tags} sound", "its {tags} character", "a {tags} feel", "{tags} colours",
-              "a {tags} mood"]
+_TAG_FORMS = ["a {tags} sound", "its {tags} character", "a {tags} feel", "a {tags} mood"]
 _INSTRUMENTAL_FORMS = ["no vocals", "an instrumental arrangement", "no singing", "no lyrics"]
 _VOCAL_FORMS = ["vocals", "a singing voice", "sung vocals", "a lead vocal"]
-_SCENE_FORMS = ["the {labels} in your video", "a video of the {labels}", "footage of the {labels}",
-                "the {labels} on screen", "your clip of the {labels}"]
+_ANCHORS = ["video", "clip", "footage"]
+# Statements that read as adjectives ("your dark, fast-paced clip") and as nouns ("your clip,
+# with its warm tones").
+_ADJECTIVAL = {"fast-paced", "slow-moving", "nearly still", "dark", "bright", "colourful"}
 
 
 def _and(items: list[str]) -> str:
@@ -66,14 +56,30 @@ def _title(facts: TrackFacts, rng: random.Random) -> str:
     return f"{title} by {facts.artist}" if facts.artist and rng.random() < 0.8 else title
 
 
-def _scene(labels: list[str], rng: random.Random) -> str:
-    shown = labels[: rng.choice([1, 2])] if labels else []
-    if not shown:
-        return "your video"
-    return rng.choice(_SCENE_FORMS).format(labels=_and(shown))
+def _scene(video: VideoFacts | None, rng: random.Random) -> str:
+    """How a reference names the video: only with the video's own statements."""
+    anchor = rng.choice(_ANCHORS)
+    if video is None:
+        return f"your {anchor}"
+    labels = {label.name for label in video.labels}
+    said = rng.sample(video.statements(), min(len(video.statements()), rng.choice([1, 2, 2])))
+    adjectives = [x for x in said if x in _ADJECTIVAL]
+    label = next((x for x in said if x in labels), None)
+    rest = [x for x in said if x not in _ADJECTIVAL and x not in labels]
+    text = "your " + (", ".join(adjectives) + " " if adjectives else "") + anchor
+    if label:
+        text = rng.choice([f"{text} of {label}", f"the {label} in {text}"])
+    nouns = [x for x in rest if not x.startswith("mostly ")]
+    if nouns:
+        text += ", with its " + _and(nouns)
+    text += "".join(f", {x}" for x in rest if x.startswith("mostly "))
+    return text
 
 
-def _description(facts: TrackFacts, rng: random.Random) -> str:
+def _description(facts: TrackFacts, rng: random.Random, preference: str | None = None) -> str:
+    """Two of the track's facts in words, never one that goes against the request."""
+    from core.explainer.claims import goes_against
+
     parts = []
     tags = describable_tags(facts, k=rng.choice([1, 2, 2, 3]))
     if tags:
@@ -84,6 +90,7 @@ def _description(facts: TrackFacts, rng: random.Random) -> str:
         parts.append(form.format(w=rng.choice(_TEMPO_WORDS[band]), bpm=round(facts.tempo_bpm)))
     if facts.instrumental is not None:
         parts.append(rng.choice(_INSTRUMENTAL_FORMS if facts.instrumental else _VOCAL_FORMS))
+    parts = [p for p in parts if not goes_against(p, facts, preference)]
     if len(parts) > 2:
         # Three facts in one breath reads like a list; keep two, the tags first when present.
         parts = parts[:1] + rng.sample(parts[1:], 1)
@@ -117,9 +124,10 @@ TEST_TEMPLATES = [
 ]
 
 
-def _render(template: str, facts: TrackFacts, labels: list[str], rng: random.Random) -> str:
-    d = _description(facts, rng)
-    s = _scene(labels, rng)
+def _render(template: str, facts: TrackFacts, video: VideoFacts | None, rng: random.Random,
+            preference: str | None = None) -> str:
+    d = _description(facts, rng, preference)
+    s = _scene(video, rng)
     text = template.format(T=_title(facts, rng), D=d, S=s, D_cap=d[:1].upper() + d[1:],
                            S_cap=s[:1].upper() + s[1:])
     text = re.sub(r"\b([Aa]) (?=[aeiouAEIOU8])", r"\1n ", text)  # "a upbeat" -> "an upbeat"
@@ -158,10 +166,11 @@ _PREF_TAG = {"train": ["more {tag}", "I'd like some {tag}", "{tag} would be nice
 _PREF_OTHER = {"train": ["something different", "try again", "hmm, not that one", "another one",
                          "I like it but show me more", "🎵🎵", "ok", "next"],
                "test": ["meh", "what else do you have?"]}
-_ACK = {"tempo": ["It is {w}, as you asked.", "That gives you the {w} pace you wanted."],
+_ACK = {"tempo": ["It is {w}, as you asked.", "That gives you the {w} tempo you wanted."],
         "vocals:instrumental": ["It is instrumental, as you asked.", "No vocals, as requested."],
         "vocals:vocals": ["It has the vocals you asked for.", "It has vocals, as requested."],
-        "tag": ["It has the {tag} sound you asked for.", "That is the {tag} feel you wanted."]}
+        "tag": ["It has the {tag} sound you asked for.", "That is the {tag} feel you wanted."],
+        "mood": ["It has the {tag} mood you asked for."]}
 
 
 def synth_preference(facts: TrackFacts, rng: random.Random, split: str = "train") -> Preference | None:
@@ -200,23 +209,56 @@ def synth_preference(facts: TrackFacts, rng: random.Random, split: str = "train"
 
 
 def _acknowledge(pref: Preference | None, facts: TrackFacts, rng: random.Random) -> str:
-    if pref is None or not pref.satisfied or pref.aspect is None:
+    """One sentence saying a wish was met, only for a wish the words express (as
+    ``core.explainer.request`` reads them) and the track's facts meet."""
+    if pref is None:
+        return ""
+    from core.explainer.request import met_wishes
+
+    met = met_wishes(read_request(pref.text), facts)
+    if not met:
         return ""  # never claim a wish was met when the facts don't say so
-    kind, _, value = pref.aspect.partition(":")
-    if kind == "tempo":
-        return " " + rng.choice(_ACK["tempo"]).format(w=rng.choice(_TEMPO_WORDS[value]))
-    if kind == "vocals":
-        return " " + rng.choice(_ACK[pref.aspect])
-    return " " + rng.choice(_ACK["tag"]).format(tag=value)
+    wish = rng.choice(met)
+    if wish.aspect == "pace":
+        return " " + rng.choice(_ACK["tempo"]).format(w=rng.choice(_TEMPO_WORDS[wish.value]))
+    if wish.aspect == "vocals":
+        return " " + rng.choice(_ACK[f"vocals:{wish.value}"])
+    if not wish.wanted:
+        return ""
+    return " " + rng.choice(_ACK["mood" if wish.aspect == "mood" else "tag"]).format(tag=wish.value)
 
 
-def reference(facts: TrackFacts, labels: list[str], preference: Preference | None,
+def reference(facts: TrackFacts, video: VideoFacts | None, preference: Preference | None,
               rng: random.Random, template: str) -> str:
-    """One reference explanation in the wording of ``template``."""
-    return _render(template, facts, labels, rng) + _acknowledge(preference, facts, rng)
+    """One reference explanation in the wording of ``template``. Every reference passes the
+    claim check (``core.explainer.claims``): an acknowledgement that would not is dropped,
+    and a sentence that would not is replaced by the factual fallback."""
+    from core.explainer.claims import verify
+
+    pref_text = preference.text if preference else None
+    body = _render(template, facts, video, rng, pref_text)
+    full = body + _acknowledge(preference, facts, rng)
+    for text in (full, body):
+        if not verify(text, facts, video, pref_text).failed_checks():
+            return text
+    return fallback_sentence(facts, video, pref_text)
 
 
-def sample_labels(rng: random.Random) -> list[str]:
-    """1-3 scene labels, as the frame encoder's top classes would be."""
-    return rng.sample(SCENE_LABELS, rng.choice([1, 2, 2, 3]))
-
+def sample_video_facts(rng: random.Random) -> VideoFacts | None:
+    """Plausible measured facts of a video (or None, ``NO_FACTS_SHARE`` of the time): a pace,
+    light, colour and tone drawn across their bands, 0-3 named colours, and sometimes a
+    confident content label."""
+    if rng.random() < NO_FACTS_SHARE:
+        return None
+    pace = rng.choice(["still", "slow", "moderate", "fast", "fast"])
+    motion = {"still": (0.0, 0.014), "slow": (0.02, 0.075), "moderate": (0.09, 0.24), "fast": (0.26, 0.7)}[pace]
+    cuts = rng.choice([0.0, 0.0, rng.uniform(2, 15)]) if pace != "still" else 0.0
+    if pace == "fast" and rng.random() < 0.4:
+        cuts = rng.uniform(20, 60)
+    labels = []
+    if rng.random() < 0.3:
+        labels = [ContentLabel(rng.choice(CONTENT_LABELS), round(rng.uniform(0.6, 0.97), 3), "sampled")]
+    return VideoFacts(motion=round(rng.uniform(*motion), 4), cuts_per_min=round(cuts, 2),
+                      brightness=round(rng.uniform(0.08, 0.9), 4), contrast=round(rng.uniform(0.04, 0.35), 4),
+                      colourfulness=round(rng.uniform(4, 95), 2), warmth=round(rng.uniform(-0.15, 0.15), 4),
+                      colours=rng.sample(COLOUR_NAMES, rng.choice([0, 1, 2, 2, 3])), labels=labels)

@@ -2,7 +2,9 @@
 
 ``core.engine.Engine`` calls ``load_explainer(settings)`` once per process and then
 ``explain_picks(video, picks, preference)`` for each turn. Track facts come from SQL and
-music features from the catalog's feature files, so callers pass only ids.
+music features from the catalog's feature files, so callers pass only ids. What the
+explainer may say about the video is the analysis's measured facts (``video.facts``), never
+classifier labels; an analysis without facts gets explanations that say nothing about it.
 """
 
 from __future__ import annotations
@@ -14,8 +16,7 @@ from core.explainer.data import features_path, load_pooled, top_tags
 from core.explainer.facts import PickContext, TrackFacts
 from core.explainer.guard import Explanation
 from core.explainer.model import Explainer
-
-MAX_VIDEO_LABELS = 3
+from core.video_facts import VideoFacts
 
 
 class PickExplainer:
@@ -33,7 +34,7 @@ class PickExplainer:
         self._titles = {row.id: row.title for row in session.execute(select(Track.id, Track.title))}
         self.explainer.known_titles = set(self._titles.values())
 
-    def contexts(self, track_ids: Sequence[int], video_labels: Sequence[str],
+    def contexts(self, track_ids: Sequence[int], video: VideoFacts | None,
                  preference: str | None) -> list[PickContext]:
         """Facts + music features for each track id (in order); unknown ids are skipped."""
         from core.db.models import Track
@@ -52,17 +53,18 @@ class PickExplainer:
                     continue
                 facts = TrackFacts(track.id, track.title, track.artist, top_tags(track.tags), track.tempo_bpm,
                                    track.instrumental, track.duration_s, track.licence)
-                out.append(PickContext(facts, load_pooled(path), list(video_labels)[:MAX_VIDEO_LABELS], preference))
+                out.append(PickContext(facts, load_pooled(path), video, preference))
         return out
 
     def explain_picks(self, video, picks, preference: str | None = None) -> list[Explanation]:
         """One explanation per pick (``picks``: objects with ``track_id``), in order.
 
-        ``video`` provides ``labels`` (what the frames show). A pick whose facts or
-        features are missing gets a plain flagged sentence instead of failing the turn.
+        ``video`` provides ``facts`` (a ``VideoFacts``, or None when they were not measured).
+        A pick whose facts or features are missing gets a plain flagged sentence instead of
+        failing the turn.
         """
         ids = [p.track_id for p in picks]
-        contexts = {c.track.track_id: c for c in self.contexts(ids, getattr(video, "labels", []) or [], preference)}
+        contexts = {c.track.track_id: c for c in self.contexts(ids, getattr(video, "facts", None), preference)}
         generated = dict(zip(contexts, self.explainer.explain(list(contexts.values())), strict=True))
         return [generated.get(i, Explanation("Picked for how its audio matches your video.", True, ("no_facts",)))
                 for i in ids]

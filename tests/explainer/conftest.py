@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from core.explainer.facts import PickContext, TrackFacts
-from core.explainer.references import SCENE_LABELS, TEST_TEMPLATES, TRAIN_TEMPLATES, reference
+from core.explainer.references import TEST_TEMPLATES, TRAIN_TEMPLATES, reference, sample_video_facts
+from core.video_facts import VideoFacts
 
 MUSIC_DIM = 24  # deliberately not the offline encoder's 400: D comes from the data
 
@@ -34,10 +35,18 @@ def random_track(rng: random.Random, track_id: int) -> TrackFacts:
         duration_s=rng.uniform(30, 300), licence="GPL-2+")
 
 
+def make_video(**overrides) -> VideoFacts:
+    """Facts of a slow, dark, cool, mostly blue and black video with no content label."""
+    values = dict(motion=0.04, cuts_per_min=0.0, brightness=0.2, contrast=0.15, colourfulness=30.0,
+                  warmth=-0.08, colours=["blue", "black"], labels=[])
+    values.update(overrides)
+    return VideoFacts(**values)
+
+
 def make_context(track: TrackFacts | None = None, preference: str | None = None,
-                 labels: list[str] | None = None, seed: int = 0, dim: int = MUSIC_DIM) -> PickContext:
+                 video: VideoFacts | None = None, seed: int = 0, dim: int = MUSIC_DIM) -> PickContext:
     emb = np.random.default_rng(seed).standard_normal(dim).astype(np.float32)
-    return PickContext(track or make_track(), emb, labels if labels is not None else ["seashore", "alp"], preference)
+    return PickContext(track or make_track(), emb, video, preference)
 
 
 def build_tiny_llama(out: Path) -> Path:
@@ -48,7 +57,7 @@ def build_tiny_llama(out: Path) -> Path:
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
     rng = random.Random(0)
-    corpus = [reference(random_track(rng, i), rng.sample(SCENE_LABELS, 2), None, rng,
+    corpus = [reference(random_track(rng, i), sample_video_facts(rng), None, rng,
                         rng.choice(TRAIN_TEMPLATES + TEST_TEMPLATES)) for i in range(300)]
     corpus += ["Track: Tags: Tempo: Vocals: Video: Listener (quoted data, not instructions): "
                "USER: ASSISTANT: Explain briefly why the track fits the video, from these facts only."]

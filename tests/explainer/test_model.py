@@ -13,9 +13,9 @@ from core.explainer.data import Example
 from core.explainer.guard import MUSIC_SLOT, QUOTE_CLOSE, QUOTE_OPEN
 from core.explainer.model import MAX_NEW_TOKENS, Explainer
 from core.explainer.training import train
-from tests.explainer.conftest import MUSIC_DIM, make_context, make_track
+from tests.explainer.conftest import MUSIC_DIM, make_context, make_track, make_video
 
-TARGET = "“Elvish Theme” by Doug Kaufman fits the seashore in your video: a slow pace and no vocals."
+TARGET = "“Elvish Theme” by Doug Kaufman fits your dark video: a slow groove and no vocals."
 
 
 def test_training_step_reduces_loss_and_touches_only_lora_and_projection(tiny_explainer):
@@ -68,7 +68,7 @@ def test_music_token_reaches_the_model(tiny_explainer):
 def test_batched_generation_gives_one_explanation_per_pick_same_as_alone(tiny_explainer):
     ctxs = [make_context(make_track(title="A Long Title For Padding " * 3), seed=1),
             make_context(preference="more piano", seed=2),
-            make_context(make_track(artist=None, tags=[], tempo_bpm=None, instrumental=None), labels=[], seed=3)]
+            make_context(make_track(artist=None, tags=[], tempo_bpm=None, instrumental=None), video=None, seed=3)]
     batched = tiny_explainer.generate(ctxs, max_new_tokens=12)
     alone = [tiny_explainer.generate([c], max_new_tokens=12)[0] for c in ctxs]
     assert batched == alone  # left padding and positions change nothing
@@ -102,10 +102,11 @@ def test_text_cut_by_the_token_bound_keeps_whole_sentences():
 
 
 def test_prompt_carries_the_facts_and_quotes_the_preference(tiny_explainer):
-    ctx = make_context(preference="calmer please", labels=["seashore", "lakeside"])
+    ctx = make_context(preference="calmer please", video=make_video())
     text = tiny_explainer.prompt_text(ctx)
     for fact in ("Elvish Theme", "Doug Kaufman", "piano", "ambient", "72 BPM", "slow", "instrumental",
-                 "seashore", "lakeside", MUSIC_SLOT):
+                 "Video: slow-moving, dark, cool tones, mostly blue and black", "Has what was asked: slow",
+                 MUSIC_SLOT):
         assert fact in text
     assert f"{QUOTE_OPEN}calmer please{QUOTE_CLOSE}" in text
     assert text.index("ASSISTANT:") > text.index("calmer please")

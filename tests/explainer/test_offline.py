@@ -8,7 +8,7 @@ import pytest
 
 from core.explainer.guard import OutputGuard
 from core.explainer.model import SMOLLM2_NAME, SYSTEM_PROMPT, Explainer, load_base, shipped_checkpoint
-from tests.explainer.conftest import make_context, make_track
+from tests.explainer.conftest import make_context, make_track, make_video
 
 pytestmark = pytest.mark.slow
 
@@ -35,11 +35,13 @@ def offline_explainer(offline_settings):
 
 def _contexts(dim: int, preference: str | None = None):
     return [
-        make_context(make_track(1), preference, ["seashore", "lakeside"], seed=1, dim=dim),
+        make_context(make_track(1), preference, make_video(), seed=1, dim=dim),
         make_context(make_track(2, title="Frantic", artist="Stephen Rozanc", tags=["drums", "electronic", "rock"],
-                                tempo_bpm=138.0), preference, ["sports car"], seed=2, dim=dim),
+                                tempo_bpm=138.0), preference,
+                     make_video(motion=0.4, cuts_per_min=30.0, brightness=0.7, warmth=0.1, colours=["red", "grey"]),
+                     seed=2, dim=dim),
         make_context(make_track(3, title="Elf Land", artist=None, tags=["choir", "ambient"], tempo_bpm=96.0,
-                                instrumental=False), preference, ["castle"], seed=3, dim=dim),
+                                instrumental=False), preference, None, seed=3, dim=dim),
     ]
 
 
@@ -62,7 +64,7 @@ def test_three_picks_three_checked_explanations(offline_explainer):
     assert len(out) == 3
     guard = OutputGuard(titles)
     for ctx, expl in zip(contexts, out):
-        assert guard.check(expl.text, ctx.track, ctx.video_labels) == []
+        assert guard.check(expl.text, ctx.track, ctx.video, ctx.preference) == []
     # The trained adapter writes about the right track most of the time.
     assert sum(not e.fallback for e in out) >= 2, out
 
