@@ -88,17 +88,23 @@ def med(values: list[float]) -> float | None:
 def stage_breakdown(service: ConversationService, clip: Path, repeats: int) -> dict:
     """Turn 1 stage by stage, in seconds (median of ``repeats`` after one warm-up run)."""
     from core.engine import TrackFilter, VideoAnalysis
+    from core.retriever.video import base_frames
+    from core.video_facts import BURST_FRAMES, BURST_STEP_S, measure
 
     engine = service.engine
     settings = service.settings
     stages: dict[str, list[float]] = {"decode": [], "encode": [], "search": [], "explain": []}
     for i in range(repeats + 1):
         t0 = time.perf_counter()
-        video = decode_video(clip, num_frames=settings.num_frames, settings=settings)
+        video = decode_video(clip, num_frames=settings.num_frames, settings=settings, burst=BURST_FRAMES,
+                             burst_step_s=BURST_STEP_S)
         t1 = time.perf_counter()
-        feats, labels = engine.encoders.frames.encode_with_labels(video.frames, k=3)
+        base = base_frames(video.timestamps, video.duration_s, settings.num_frames)
+        feats, labels = engine.encoders.frames.encode_with_content(video.frames[base])
+        facts = measure(video.frames, video.timestamps, labels)
         t2 = time.perf_counter()
-        analysis = VideoAnalysis("bench", video.duration_s, feats, labels, engine.encoders.frames.name)
+        analysis = VideoAnalysis("bench", video.duration_s, feats, [c.name for c in labels],
+                                 engine.encoders.frames.name, facts)
         picks = engine.recommend(analysis, preference=None, previous_track_id=None, filters=TrackFilter(),
                                  exclude=(), k=settings.top_k)
         t3 = time.perf_counter()

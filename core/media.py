@@ -119,6 +119,8 @@ def decode_video(
     num_frames: int | None = None,
     size: int = FRAME_SIZE,
     settings: Settings | None = None,
+    burst: int = 1,
+    burst_step_s: float = 0.125,
 ) -> DecodedVideo:
     """Sample ``num_frames`` frames (default ``settings.num_frames``) evenly across a video.
 
@@ -128,6 +130,11 @@ def decode_video(
     forward), or by decoding on from the previous target when no keyframe lies between;
     formats that cannot seek (GIF) are read in one pass that keeps only the frames on
     screen at the targets. See :class:`DecodedVideo` for the resize and crop.
+
+    ``burst`` > 1 also takes, after each target, the frames on screen ``burst_step_s``,
+    ``2 * burst_step_s``... later (``burst`` frames per target in all, fewer where they
+    coincide or pass the end), so that neighbouring frames show motion; they cost a few
+    more decoded frames, never another seek.
 
     Videos longer than ``settings.max_video_seconds`` are refused with
     :class:`VideoTooLong` (not sampled from a prefix, which would misrepresent them).
@@ -148,7 +155,7 @@ def decode_video(
     with _open_media(source) as container:
         format_name = container.format.name
         info = _probe_video(container, settings, deadline)
-        targets = [(i + 0.5) * info.duration_s / num_frames for i in range(num_frames)]
+        targets = _targets(info.duration_s, num_frames, burst, burst_step_s)
         sample = None
         if format_name not in _NO_SEEK_FORMATS:
             sample = _sample_by_seeking(container, info, targets, size, settings, deadline)
@@ -170,6 +177,14 @@ def decode_video(
         content_hash=digest,
         frames_decoded=sample.decoded,
     )
+
+
+def _targets(duration_s: float, num_frames: int, burst: int, step_s: float) -> list[float]:
+    """Sample times: the middle of each of ``num_frames`` equal segments, each followed by
+    ``burst - 1`` more at ``step_s`` intervals (kept inside the video), increasing."""
+    base = [(i + 0.5) * duration_s / num_frames for i in range(num_frames)]
+    times = {t + j * step_s for t in base for j in range(max(1, burst)) if j == 0 or t + j * step_s < duration_s}
+    return sorted(times)
 
 
 @dataclass

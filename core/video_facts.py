@@ -11,7 +11,7 @@ neighbouring frames show motion (and cuts) rather than a different part of the v
 
 - **pace**: ``motion`` is the mean absolute change of the grey image per second between
   neighbouring frames of a burst, at 32x32, in luma units (0..1), cuts excluded; a pair
-  of frames whose images differ as two shots do counts as a cut, and ``cuts_per_min``
+  of frames whose images jump far more than the footage's own motion counts as a cut, and ``cuts_per_min``
   scales the cuts seen to a minute of the time the bursts span.
 - **light**: ``brightness`` (mean luma, 0..1) and ``contrast`` (standard deviation of luma).
 - **colour**: ``colourfulness`` (Hasler and Süsstrunk's M on 0..255 RGB, 0 = grey, ~110 =
@@ -35,6 +35,9 @@ FACTS_VERSION = 1
 # Burst sampling: frames per sample point and their spacing (seconds).
 BURST_FRAMES = 3
 BURST_STEP_S = 1 / 8
+# Frames further apart than this are not compared: the change between them says more
+# about the video's content than about its motion.
+MAX_PAIR_GAP_S = 0.34
 
 # Pace bands on motion (luma change per second, cuts excluded) and cuts per minute.
 # A slow pan over a still changes ~0.02-0.05/s; handheld walking footage ~0.1-0.2;
@@ -43,10 +46,11 @@ STILL_BELOW = 0.015
 SLOW_BELOW = 0.08
 FAST_FROM = 0.25
 FAST_CUTS_PER_MIN = 20.0
-# A pair of neighbouring frames whose 32x32 grey images differ by more than this mean
-# absolute difference (and whose colour histograms differ too) is a cut, not motion.
-CUT_DIFF = 0.18
-CUT_HIST = 0.5
+# A pair of neighbouring frames is a cut, not motion, when its 32x32 grey images differ
+# by more than CUT_MIN_DIFF and by more than CUT_RATIO times the median pair: a shot
+# change is a jump against the footage's own motion, whatever that motion is.
+CUT_MIN_DIFF = 0.06
+CUT_RATIO = 4.0
 
 DARK_BELOW = 0.28
 BRIGHT_FROM = 0.62
@@ -214,38 +218,28 @@ def _grey_small(frames: np.ndarray, size: int = 32) -> np.ndarray:
     return luma[:, : hh * bh, : ww * bw].reshape(t, hh, bh, ww, bw).mean(axis=(2, 4))
 
 
-def _hist(frame: np.ndarray) -> np.ndarray:
-    """A coarse 4x4x4 RGB histogram (sums to 1) of one uint8 frame."""
-    q = (frame.reshape(-1, 3) // 64).astype(np.int64)
-    h = np.bincount(q[:, 0] * 16 + q[:, 1] * 4 + q[:, 2], minlength=64).astype(np.float32)
-    return h / max(1.0, h.sum())
-
-
 def measure_pace(frames: np.ndarray, timestamps: list[float]) -> tuple[float, float]:
     """(motion per second, cuts per minute) from frames in bursts.
 
     ``frames`` [T, H, W, 3] uint8 with ``timestamps`` (seconds, increasing). Neighbouring
-    frames closer than 1 s belong to one burst; only they are compared.
+    frames at most MAX_PAIR_GAP_S apart belong to one burst; only they are compared.
     """
     if len(frames) < 2:
         return 0.0, 0.0
     grey = _grey_small(frames)
-    motions, cuts, span = [], 0, 0.0
+    pairs = []  # (seconds apart, mean absolute difference)
     for i in range(len(frames) - 1):
         dt = timestamps[i + 1] - timestamps[i]
-        if not 0 < dt < 1.0:
-            continue
-        span += dt
-        diff = float(np.abs(grey[i + 1] - grey[i]).mean())
-        hist_change = 0.5 * float(np.abs(_hist(frames[i + 1]) - _hist(frames[i])).sum())
-        if diff > CUT_DIFF and hist_change > CUT_HIST:
-            cuts += 1
-        else:
-            motions.append(diff / dt)
-    if span == 0:
+        if 0 < dt <= MAX_PAIR_GAP_S:
+            pairs.append((dt, float(np.abs(grey[i + 1] - grey[i]).mean())))
+    if not pairs:
         return 0.0, 0.0
+    typical = float(np.median([d for _, d in pairs]))
+    is_cut = [d > CUT_MIN_DIFF and d > CUT_RATIO * typical for _, d in pairs]
+    motions = [d / dt for (dt, d), cut in zip(pairs, is_cut) if not cut]
+    span = sum(dt for dt, _ in pairs)
     motion = float(np.mean(motions)) if motions else 0.0
-    return motion, cuts / span * 60.0
+    return motion, sum(is_cut) / span * 60.0
 
 
 def _named_colours(frames: np.ndarray) -> list[str]:
@@ -284,3 +278,55 @@ def measure(frames: np.ndarray, timestamps: list[float], labels: list[ContentLab
     return VideoFacts(motion=round(motion, 4), cuts_per_min=round(cuts, 2), brightness=round(float(luma.mean()), 4),
                       contrast=round(float(luma.std()), 4), colourfulness=round(colourfulness, 2),
                       warmth=round(warmth, 4), colours=_named_colours(frames), labels=list(labels or []))
+
+
+# --------------------------------------------------------------------------------------
+# Content labels from ImageNet probabilities
+# --------------------------------------------------------------------------------------
+
+# Coarse groups of ImageNet-1k classes (by index): a group's probability is the sum of
+# its classes' probabilities, averaged over the frames. Fine classes ("hook", "envelope")
+# are never stated; a coarse group is stated only at or above LABEL_THRESHOLD.
+IMAGENET_GROUPS: dict[str, tuple[int, ...]] = {
+    "animals": tuple(range(0, 398)),
+    "road vehicles": (407, 408, 436, 444, 466, 468, 511, 547, 555, 565, 569, 573, 575, 586, 595, 603, 609, 612,
+                      627, 654, 656, 661, 665, 670, 671, 675, 705, 717, 734, 751, 757, 779, 802, 803, 817, 820,
+                      829, 847, 864, 866, 867, 870, 874, 880),
+    "boats": (403, 472, 484, 510, 554, 576, 625, 628, 694, 724, 780, 814, 833, 871, 913, 914),
+    "aircraft": (404, 405, 417, 812, 895, 908),
+    "buildings": (410, 415, 424, 425, 449, 454, 483, 497, 498, 500, 538, 582, 624, 663, 668, 698, 727, 743, 762,
+                  788, 832, 858, 860, 865, 873, 915),
+    "mountains": (970, 972, 976, 979, 980),
+    "water and shore": (460, 536, 718, 973, 975, 977, 978),
+    "snow sports": (450, 537, 795, 802, 803),
+    "food": tuple(range(923, 970)),
+}
+# The summed probability a group needs, averaged over frames, and the share of frames
+# in which it must also reach LABEL_FRAME_THRESHOLD on its own: a label that holds in
+# one frame is not what the video shows.
+LABEL_THRESHOLD = 0.6
+LABEL_FRAME_THRESHOLD = 0.5
+LABEL_FRAME_SHARE = 0.5
+# A model that spreads its probability over hundreds of classes is not recognising
+# anything: noise puts 0.6-0.7 of its mass on the 398 animal classes that way (entropy
+# ~4.7-5.2 nats against ~3.9 for real animated animals; uniform is 6.9). Above this mean
+# entropy per frame no ImageNet group is stated.
+LABEL_MAX_ENTROPY = 4.3
+
+
+def imagenet_group_labels(probs: np.ndarray, source: str = "imagenet-groups") -> list[ContentLabel]:
+    """Confident coarse labels from ImageNet class probabilities [T, 1000] (rows sum to 1),
+    most probable first; empty when no group is confident."""
+    probs = np.asarray(probs, np.float64)
+    if probs.ndim != 2 or probs.shape[1] != 1000:
+        return []
+    entropy = float((-(probs * np.log(probs + 1e-12)).sum(1)).mean())
+    if entropy > LABEL_MAX_ENTROPY:
+        return []
+    out = []
+    for name, idx in IMAGENET_GROUPS.items():
+        per_frame = probs[:, list(idx)].sum(1)
+        p = float(per_frame.mean())
+        if p >= LABEL_THRESHOLD and float((per_frame >= LABEL_FRAME_THRESHOLD).mean()) >= LABEL_FRAME_SHARE:
+            out.append(ContentLabel(name, round(p, 3), source))
+    return sorted(out, key=lambda label: -label.probability)

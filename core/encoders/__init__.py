@@ -53,8 +53,12 @@ class FrameEncoder(Protocol):
     def encode(self, frames: np.ndarray) -> np.ndarray:
         """frames: [T, H, W, 3] uint8 RGB (square, see core.media) -> [T, dim] float32."""
 
-    def labels(self, frames: np.ndarray, k: int = 3) -> list[str]:
-        """Up to k words for what the frames show, most confident first."""
+    def encode_with_content(self, frames: np.ndarray) -> tuple[np.ndarray, list]:
+        """Features [T, dim] and the confident content labels (core.video_facts.ContentLabel,
+        each with its probability; only those at or above the threshold), one forward pass."""
+
+    def class_probabilities(self, frames: np.ndarray) -> tuple[list[str], np.ndarray]:
+        """The encoder's class names and their probabilities per frame [T, C] (diagnostics)."""
 
 
 class TextEncoder(Protocol):

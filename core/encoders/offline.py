@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from core.encoders import MusicFeatures, TextFeatures, segment_windows
+from core.video_facts import ContentLabel, imagenet_group_labels
 from core.weights import package_dir
 
 # TF-Lite EfficientNets were trained on (x - 127) / 128 inputs.
@@ -23,7 +24,7 @@ def _imagenet_categories() -> list[str]:
 
 
 class EfficientNetFrames:
-    """EfficientNet-Lite0 (ImageNet): frames -> 1280-d pooled features, plus ImageNet labels."""
+    """EfficientNet-Lite0 (ImageNet): frames -> 1280-d pooled features, plus confident coarse content labels."""
 
     name = "efficientnet-lite0"
     dim = 1280
@@ -58,18 +59,15 @@ class EfficientNetFrames:
         feats, _ = self._forward(frames)
         return feats.float().cpu().numpy()
 
-    def encode_with_labels(self, frames: np.ndarray, k: int = 3) -> tuple[np.ndarray, list[str]]:
-        """Features and labels from one forward pass."""
+    def encode_with_content(self, frames: np.ndarray) -> tuple[np.ndarray, list[ContentLabel]]:
+        """Features [T, 1280] and the confident coarse content labels, from one forward pass."""
         feats, logits = self._forward(frames)
-        return feats.float().cpu().numpy(), self._top_labels(logits, k)
+        return feats.float().cpu().numpy(), imagenet_group_labels(logits.softmax(-1).float().cpu().numpy())
 
-    def labels(self, frames: np.ndarray, k: int = 3) -> list[str]:
+    def class_probabilities(self, frames: np.ndarray) -> tuple[list[str], np.ndarray]:
+        """ImageNet class names and their probabilities per frame [T, 1000]."""
         _, logits = self._forward(frames)
-        return self._top_labels(logits, k)
-
-    def _top_labels(self, logits: torch.Tensor, k: int) -> list[str]:
-        probs = logits.softmax(-1).mean(0)  # averaged over frames: what the whole clip shows
-        return [self.categories[i] for i in probs.topk(k).indices.tolist()]
+        return self.categories, logits.softmax(-1).float().cpu().numpy()
 
     @cached_property
     def categories(self) -> list[str]:

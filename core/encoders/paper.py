@@ -15,6 +15,7 @@ import torch
 from torch.nn import functional as F
 
 from core.encoders import MusicFeatures, TextFeatures, segment_windows
+from core.video_facts import LABEL_FRAME_SHARE, LABEL_FRAME_THRESHOLD, LABEL_THRESHOLD, ContentLabel
 
 _CLIP_MEAN = torch.tensor([0.48145466, 0.4578275, 0.40821073])
 _CLIP_STD = torch.tensor([0.26862954, 0.26130258, 0.27577711])
@@ -91,20 +92,36 @@ class ClipFrames:
     def encode(self, frames: np.ndarray) -> np.ndarray:
         return self.towers.encode_images(frames)
 
-    def encode_with_labels(self, frames: np.ndarray, k: int = 3) -> tuple[np.ndarray, list[str]]:
+    def encode_with_content(self, frames: np.ndarray) -> tuple[np.ndarray, list[ContentLabel]]:
+        """Features [T, dim] and the scene labels CLIP gives a probability at or above the threshold."""
         feats = self.encode(frames)
-        return feats, self._labels(feats, k)
+        return feats, self._content(self._probabilities(feats))
 
-    def labels(self, frames: np.ndarray, k: int = 3) -> list[str]:
-        return self._labels(self.encode(frames), k)
+    def class_probabilities(self, frames: np.ndarray) -> tuple[list[str], np.ndarray]:
+        """The scene vocabulary and CLIP's zero-shot probabilities per frame [T, len(SCENE_LABELS)]."""
+        return [_label_name(s) for s in SCENE_LABELS], self._probabilities(self.encode(frames))
 
-    def _labels(self, feats: np.ndarray, k: int) -> list[str]:
+    def _probabilities(self, feats: np.ndarray) -> np.ndarray:
         if self._label_vecs is None:
             self._label_vecs = self.towers.encode_text([f"a photo of {s}" for s in SCENE_LABELS]).pooled
-        label_vecs = self._label_vecs
         img = feats / np.linalg.norm(feats, axis=-1, keepdims=True).clip(1e-8)
-        sims = (img @ label_vecs.T).mean(0)
-        return [SCENE_LABELS[i].removeprefix("a ").removeprefix("an ") for i in np.argsort(-sims)[:k]]
+        logits = 100.0 * img @ self._label_vecs.T  # CLIP's own logit scale
+        logits -= logits.max(-1, keepdims=True)
+        e = np.exp(logits)
+        return e / e.sum(-1, keepdims=True)
+
+    @staticmethod
+    def _content(probs: np.ndarray) -> list[ContentLabel]:
+        out = []
+        for i, s in enumerate(SCENE_LABELS):
+            p = probs[:, i]
+            if p.mean() >= LABEL_THRESHOLD and (p >= LABEL_FRAME_THRESHOLD).mean() >= LABEL_FRAME_SHARE:
+                out.append(ContentLabel(_label_name(s), round(float(p.mean()), 3), "clip-zero-shot"))
+        return sorted(out, key=lambda label: -label.probability)
+
+
+def _label_name(prompt: str) -> str:
+    return prompt.removeprefix("a ").removeprefix("an ").removeprefix("the ")
 
 
 class ClipText:

