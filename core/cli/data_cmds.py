@@ -56,7 +56,8 @@ def scenes(
     out: Path = typer.Option(None, "--out", help="Output folder (default DATA_DIR/datasets/scenes)."),
     games: list[str] = typer.Option(
         None, "--game",
-        help="Only these games (repeatable): supertux, wesnoth, fillets, blobwars, flare, freedroid. Default: all."),
+        help="Only these games (repeatable): supertux, wesnoth, fillets, blobwars, flare, freedroid, "
+             "openarena. Default: all."),
     per_track: int = typer.Option(6, min=1, help="At most this many different scenes per track."),
     fetch: bool = typer.Option(True, help="Download the games' Debian packages first (cached)."),
     overwrite: bool = typer.Option(False, help="Render clips again even if present."),

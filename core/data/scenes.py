@@ -1148,7 +1148,7 @@ def scene_games() -> dict[str, SceneGame]:
     The further games' readers live in their own modules and use this module's
     helpers, so they are imported here, when asked for, not at import time.
     """
-    from core.data import blobwars, fillets, flare, freedroid
+    from core.data import blobwars, fillets, flare, freedroid, openarena
 
     return {
         "supertux": SceneGame((SUPERTUX_PACKAGE,), SUPERTUX_PACKAGE, supertux_pairs),
@@ -1159,6 +1159,7 @@ def scene_games() -> dict[str, SceneGame]:
         "blobwars": blobwars.GAME,
         "flare": flare.GAME,
         "freedroid": freedroid.GAME,
+        "openarena": openarena.GAME,
     }
 
 

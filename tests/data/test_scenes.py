@@ -329,4 +329,4 @@ def test_evaluation_and_reserved_games_are_refused(tmp_path):
         scene_packages(["supertuxkart"])
     assert "supertux-data" in scene_packages(["supertux"])
     assert not any(p.startswith(("supertuxkart", "neverball")) for p in scene_packages())
-    assert {"fillets-ng-data", "blobwars-data", "flare-game"} <= set(scene_packages())
+    assert {"fillets-ng-data", "blobwars-data", "flare-game", "freedroidrpg-data", "openarena-088-data"} <= set(scene_packages())
