@@ -43,22 +43,42 @@ def _progress():
                     console=Console(stderr=True), transient=False)
 
 
-def _evaluate(explainer, tracks, batch_size: int, limit: int | None, say) -> dict:
+def _evaluate(explainer, tracks, batch_size: int, limit: int | None, say, heldout: bool = True) -> dict:
+    """The four faithfulness figures on rendered clips x hand-written feedback (top level:
+    what users are shown; ``raw``: the LM's text before the guard; ``outside``: the details),
+    and with ``heldout`` the figures against synthesised held-out references (BERTScore,
+    ``faithfulness``: claims of the raw text on those inputs, fallback rate...)."""
     from core.explainer.data import heldout_examples, split_tracks
     from core.explainer.evaluation import evaluate
+    from core.explainer.outside import evaluate_outside, outside_size
 
     _, test = split_tracks(tracks)
-    examples = heldout_examples(test)[:limit] if limit else heldout_examples(test)
     titles = [t.facts.title for t in tracks]
     with _progress() as bar:
-        task = bar.add_task("evaluating", total=len(examples), info="")
-        def on_batch(n: int) -> None:
-            bar.advance(task, n)
-            if not bar.console.is_terminal:  # a log file gets plain lines instead
-                say(f"evaluated {int(bar.tasks[0].completed)}/{len(examples)}")
+        def counter(name: str, total: int):
+            task = bar.add_task(name, total=total, info="")
 
-        metrics = evaluate(explainer, examples, titles, batch_size=batch_size, on_batch=on_batch)
-    metrics["test_tracks"] = len(test)
+            def on_batch(n: int) -> None:
+                bar.advance(task, n)
+                if not bar.console.is_terminal:  # a log file gets plain lines instead
+                    say(f"{name}: {int(bar.tasks[task].completed)}/{total}")
+            return on_batch
+
+        outside = evaluate_outside(explainer, tracks, titles, batch_size=batch_size, limit=limit,
+                                   on_batch=counter("clips x hand-written feedback", outside_size(limit)))
+        metrics = {
+            "supported_claim_rate": outside["shown"]["supported_rate"],
+            "explanations_with_unsupported_claim": outside["shown"]["with_unsupported"],
+            "contradictions_with_request": outside["shown"]["contradictions"],
+            "names_not_in_facts": outside["shown"]["unknown_names"],
+            "explanations_naming_unsupported_objects": outside["shown"]["explanations_naming_unsupported_objects"],
+            "raw": outside["raw"], "outside": outside,
+        }
+        if heldout:
+            examples = heldout_examples(test)[:limit] if limit else heldout_examples(test)
+            metrics.update(evaluate(explainer, examples, titles, batch_size=batch_size,
+                                    on_batch=counter("held-out references", len(examples))))
+            metrics["test_tracks"] = len(test)
     return metrics
 
 
@@ -71,7 +91,7 @@ def train_explainer(
     per_track: int = typer.Option(8, help="Synthesised examples per training track."),
     threads: int = typer.Option(None, help="Torch CPU threads (default MUSECHAT_TORCH_THREADS, else 2)."),
     seed: int = typer.Option(0, help="Random seed for data and initialisation."),
-    evaluate: bool = typer.Option(True, help="Evaluate on held-out tracks and phrasings after training."),
+    evaluate: bool = typer.Option(True, help="Evaluate after training (see `musechat eval explainer`)."),
     eval_limit: int = typer.Option(None, help="Evaluate on at most this many examples."),
 ) -> None:
     """Train the explainer's LoRA adapter and music projection; writes a small checkpoint.
@@ -117,7 +137,8 @@ def train_explainer(
                  "train_tracks": len(train_tracks), "test_tracks": len(test_tracks),
                  "train_examples": len(examples), "references": "synthesised from track facts "
                  "(core.explainer.references, train templates only)",
-                 "video_labels": "sampled ImageNet scene labels"},
+                 "video": "sampled video facts (core.explainer.references.sample_video_facts), "
+                 "described only with their own statements"},
         "training": {"steps": result.steps, "examples_seen": result.examples_seen,
                      "minutes": round(result.seconds / 60, 2), "batch_size": batch_size,
                      "threads": n_threads, "seed": seed, "device": str(explainer.device),
@@ -128,7 +149,8 @@ def train_explainer(
     if evaluate:
         explainer.lm = explainer.lm.merge_and_unload()  # faster generation; the adapter is saved
         metrics = _evaluate(explainer, tracks, batch_size=16, limit=eval_limit, say=say)
-        manifest["metrics"] = {k: v for k, v in metrics.items() if k != "samples"}
+        metrics.pop("samples", None)
+        manifest["metrics"] = metrics
         full = json.loads((out / "manifest.json").read_text())
         full["metrics"] = manifest["metrics"]
         full["training"]["total_minutes"] = round((time.monotonic() - started) / 60, 2)
@@ -144,11 +166,17 @@ def eval_explainer(
     batch_size: int = typer.Option(16, help="Picks generated per batch."),
     limit: int = typer.Option(None, help="Evaluate on at most this many examples."),
     threads: int = typer.Option(None, help="Torch CPU threads (default MUSECHAT_TORCH_THREADS, else 2)."),
+    heldout: bool = typer.Option(True, help="Also score against the synthesised held-out references "
+                                 "(BERTScore; slower)."),
 ) -> None:
-    """Explainer metrics on held-out tracks and phrasings.
+    """Explainer faithfulness on inputs no synthesiser made, and style on held-out references.
 
-    BERTScore (with and without the music token), faithfulness before and after the guard,
-    hallucinated titles and fallback rate.
+    Top level: the four faithfulness figures (supported-claim rate, explanations with an
+    unsupported claim, contradictions with the request, names not in the facts) of what
+    users are shown, on clips rendered here x hand-written feedback x catalog tracks;
+    ``raw``: the same figures on the LM's text before the guard. ``heldout_references``:
+    BERTScore (with and without the music token), fallback rate and hallucinated titles
+    against template references, which grade style, not truth.
     """
     from core.explainer.model import Explainer
 
@@ -157,14 +185,22 @@ def eval_explainer(
     _threads(settings, threads)
     tracks = _catalog(settings)
     explainer = Explainer.load(settings, checkpoint)
-    metrics = _evaluate(explainer, tracks, batch_size=batch_size, limit=limit, say=say)
-    samples = metrics.pop("samples")
+    metrics = _evaluate(explainer, tracks, batch_size=batch_size, limit=limit, say=say, heldout=heldout)
+    samples = metrics.pop("samples", [])
     if as_json:
         typer.echo(json.dumps(metrics))
         return
+    outside = metrics.pop("outside")
+    raw = metrics.pop("raw")
+    typer.echo(f"{'raw LM text before the guard':42} {raw}")
+    typer.echo(f"{'fallback rate (clips x feedback)':42} {outside['fallback_rate']}")
     for key, value in metrics.items():
-        typer.echo(f"{key:28} {value}")
-    typer.echo("\nsamples:")
+        typer.echo(f"{key:42} {value}")
+    typer.echo("\nraw texts with an unsupported claim:")
+    for f in outside["raw_failures"][:8]:
+        typer.echo(f"- [{f['clip']} | {f['request']}] {f['raw']}  -> {f['unsupported'] + f['against_request']}")
+    if samples:
+        typer.echo("\nsamples (held-out references):")
     for s in samples:
         flag = " (fallback: " + ", ".join(s["failed_checks"]) + ")" if s["fallback"] else ""
         typer.echo(f"- {s['track']}: {s['shown']}{flag}")

@@ -24,7 +24,9 @@ def test_train_then_eval_prints_one_json_object(small_catalog, tmp_path):
     assert manifest["data"]["tracks"] == 20
     test_tracks = manifest["data"]["test_tracks"]
     assert test_tracks >= 1 and manifest["data"]["train_tracks"] + test_tracks == 20
-    assert set(manifest["metrics"]) >= {"n", "bertscore_f1", "faithfulness", "hallucinated_titles", "fallback_rate"}
+    assert set(manifest["metrics"]) >= {"n", "bertscore_f1", "faithfulness", "hallucinated_titles", "fallback_rate",
+                                        "supported_claim_rate", "contradictions_with_request"}
+    assert "sampled video facts" in manifest["data"]["video"]
 
     result = runner.invoke(app, ["eval", "explainer", "--checkpoint", str(ckpt), "--json", "--limit", "4",
                                  "--threads", "1"])
@@ -36,6 +38,11 @@ def test_train_then_eval_prints_one_json_object(small_catalog, tmp_path):
     assert metrics["faithfulness_after_guard"] == 1.0  # what users see never contradicts the facts
     assert isinstance(metrics["hallucinated_titles"], int)
     assert 0.0 <= metrics["fallback_rate"] <= 1.0
+    # The four figures on rendered clips x hand-written feedback; what users see is backed.
+    assert metrics["outside"]["explanations"] == 4 and metrics["outside"]["phrasings"] >= 40
+    assert metrics["supported_claim_rate"] == 1.0 and metrics["contradictions_with_request"] == 0
+    assert metrics["explanations_with_unsupported_claim"] == 0 and metrics["names_not_in_facts"] == 0
+    assert set(metrics["raw"]) >= {"supported_rate", "with_unsupported", "contradictions", "unknown_names"}
 
 
 def test_train_without_a_catalog_says_what_to_do(paper_settings, tmp_path):
