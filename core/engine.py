@@ -154,6 +154,8 @@ class Engine:
         self._descriptors_for = None
         self._explainer = None
         self._analyser = None
+        self._scene = None  # the catalog in the scene head's space, per index state
+        self._scene_for = None
 
     # --- lazy parts -------------------------------------------------------------------
     @property
@@ -214,7 +216,13 @@ class Engine:
 
     def recommend(self, video: VideoAnalysis, *, preference: str | None = None, previous_track_id: int | None = None,
                   filters: TrackFilter | None = None, exclude=(), k: int = 5) -> list[ScoredTrack]:
-        """Top-k tracks for the video, refined by the preference text and the previous pick."""
+        """Top-k tracks for the video, refined by the preference text and the previous pick.
+
+        Turn 1 (no words, no previous pick) ranks with the checkpoint's scene head when it
+        has one (core.retriever.scene_head); later turns with the retriever and re-ranker.
+        """
+        if preference is None and previous_track_id is None and self.retriever.scene_head is not None:
+            return self._scene_picks(video, k, filters or TrackFilter(), exclude)
         import torch
 
         from core.retriever.data import MAX_TEXT_TOKENS
@@ -266,6 +274,31 @@ class Engine:
             base = T(np.array([[scale_of(model) * x.score for x in cands]], np.float32))
             order = np.argsort(-reranker(text, p, c, base)[0].float().cpu().numpy(), kind="stable")
         return [cands[i] for i in order[:k]]
+
+    def _scene_picks(self, video: VideoAnalysis, k: int, filters: TrackFilter, exclude) -> list[ScoredTrack]:
+        from core.retriever.scene_head import video_inputs, video_pace
+
+        head = self.retriever.scene_head
+        index = self.index
+        music, drive = self._scene_music()
+        frames, facts = video_inputs(video.frame_features, video.facts)
+        scores = head.scores(head.predict(frames, facts), music, video_pace(video.facts), drive)[0]
+        allowed = index.meta.allowed(filters, exclude)
+        rows = np.flatnonzero(allowed)
+        top = rows[np.argsort(-scores[rows], kind="stable")[:k]]
+        return [ScoredTrack(int(index.meta.ids[r]), float(scores[r])) for r in top]
+
+    def _scene_music(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every index row in the scene head's music space [N, km], and its drive [N]."""
+        from core.retriever.scene_head import music_descriptor, track_drive
+
+        desc = self._descriptors()
+        if getattr(self, "_scene_for", None) != self._index_state or self._scene is None:
+            p = desc.parts
+            raw = music_descriptor(np.asarray(p["scalars"], np.float32), np.asarray(p["pooled"], np.float32))
+            self._scene = (self.retriever.scene_head.music_space(raw), track_drive(np.asarray(p["facts"])))
+            self._scene_for = self._index_state
+        return self._scene
 
     def _descriptors(self):
         from core.retriever.index import load_descriptors

@@ -58,9 +58,13 @@ def train_reranker(
 
 
 def eval_retrieval(
-    pairs: Path = typer.Option(..., "--pairs", exists=True, dir_okay=False,
+    pairs: Path = typer.Option(None, "--pairs", exists=True, dir_okay=False,
                                help='JSONL: {"id", "video", "track"} [+ "previous", "prompt"]; '
                                     "paths relative to the file's folder."),
+    leave_one_game_out: bool = typer.Option(
+        False, "--leave-one-game-out",
+        help="Turn 1 by leave-one-game-out over every game's scene pairs under DATA_DIR/datasets "
+             "(musechat data hedgewars / data scenes), against the whole catalog."),
     catalog_dir: Path = typer.Option(None, "--catalog-dir", exists=True, file_okay=False,
                                      help="Use every audio file under DIR as the candidate pool "
                                           "(default: the configured catalog)."),
@@ -73,6 +77,12 @@ def eval_retrieval(
     """Recall@K, median/mean rank and SR@10 of the true track for each pair, with a random baseline."""
     from core.retriever.pairs_eval import BASELINES, evaluate_pairs
 
+    if leave_one_game_out:
+        _eval_logo(as_json)
+        return
+    if pairs is None:
+        typer.echo("error: give --pairs FILE or --leave-one-game-out", err=True)
+        raise typer.Exit(2)
     if baseline is not None and baseline not in BASELINES:
         typer.echo(f"error: unknown baseline {baseline!r}; choose one of {', '.join(BASELINES)}", err=True)
         raise typer.Exit(2)
@@ -88,7 +98,39 @@ def eval_retrieval(
     typer.echo(f"SR@10 {result['SR@10']}   random: " + "  ".join(f"{k} {v}" for k, v in result["random"].items()))
 
 
+def _eval_logo(as_json: bool) -> None:
+    from core.retriever.logo import evaluate, load_all
+
+    settings = get_settings()
+    say = lambda m: typer.echo(m, err=True)  # noqa: E731
+    games, catalog, pace = load_all(settings, say)
+    result = evaluate(settings, games, catalog, pace, say=say)
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    typer.echo(f"pool {result['pool_size']} tracks, {result['pairs']} pairs in {len(result['games'])} games")
+    rows = ("scene_head", "video_facts_only", "same_game_prior", "random")
+    typer.echo(f"{'game':14s} {'n':>4s} " + " ".join(f"{r[:16]:>17s}" for r in rows) + "   (R@10 / MedR)")
+    for name, g in [*result["games"].items(), ("macro", {"n": result["pairs"], **result["macro"]})]:
+        typer.echo(f"{name:14s} {g['n']:>4d} " + " ".join(f"{g[r]['R@10']:>9.3f} / {g[r]['MedR']:<5.0f}"
+                                                           for r in rows))
+
+
+def train_scene_head(
+    checkpoint: Path = typer.Option(None, "--checkpoint", exists=True, file_okay=False,
+                                    help="Retriever checkpoint to give the scene head (default: the configured "
+                                         "or shipped one; changed in place)."),
+) -> None:
+    """Fit turn 1's scene head on every game's scene pairs, with the settings leave-one-game-out chooses."""
+    from core.retriever.logo import train_head
+
+    settings = get_settings()
+    info = train_head(settings, checkpoint, say=lambda m: typer.echo(m, err=True))
+    typer.echo(json.dumps(info, indent=2))
+
+
 def register(train_app: typer.Typer, eval_app: typer.Typer) -> None:
+    train_app.command("scene-head")(train_scene_head)
     train_app.command("retriever")(train_retriever)
     train_app.command("reranker")(train_reranker)
     eval_app.command("retrieval")(eval_retrieval)

@@ -14,6 +14,7 @@ from core.config import REPO_ROOT, Settings
 from core.errors import WeightsMissing
 from core.retriever.model import Retriever, RetrieverConfig
 from core.retriever.rerank import Reranker, load_reranker, save_reranker
+from core.retriever.scene_head import SCENE_HEAD_FILE, SceneHead
 
 SHIPPED = {"offline": REPO_ROOT / "checkpoints" / "retriever-offline"}
 
@@ -26,6 +27,7 @@ class LoadedRetriever:
     path: Path
     checkpoint_id: str
     reranker: Reranker | None = None  # the refinement-turn re-ranker, when the checkpoint has one
+    scene_head: SceneHead | None = None  # turn 1's scene head (core.retriever.scene_head), when it has one
 
 
 def save_checkpoint(model: Retriever, vocab: list[str], manifest: dict, out: Path,
@@ -35,7 +37,7 @@ def save_checkpoint(model: Retriever, vocab: list[str], manifest: dict, out: Pat
     out.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to("cpu", torch.float16).contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(out / "model.safetensors"))
-    for stale in ("reranker.safetensors", "reranker.json"):
+    for stale in ("reranker.safetensors", "reranker.json", SCENE_HEAD_FILE):
         (out / stale).unlink(missing_ok=True)
     if reranker is not None:
         save_reranker(reranker, out)
@@ -71,5 +73,10 @@ def load_checkpoint(settings: Settings, path: Path | None = None, device: str = 
     if manifest.get("profile") not in (None, settings.profile):
         raise WeightsMissing(f"retriever checkpoint {folder} was trained for profile {manifest.get('profile')!r}, "
                              f"but MUSECHAT_PROFILE is {settings.profile!r}")
-    return LoadedRetriever(model.eval().to(device), json.loads((folder / "vocab.json").read_text()), manifest,
-                           folder, checkpoint_id(folder), load_reranker(folder, device) if reranker else None)
+    vocab = json.loads((folder / "vocab.json").read_text())
+    head = SceneHead.load(folder)
+    if head is not None and head.music_inputs != len(vocab) + 4 + cfg.music_dim:
+        raise WeightsMissing(f"the scene head in {folder} was fitted for another tag vocabulary or music encoder: "
+                             f"fit it again with `musechat train scene-head --checkpoint {folder}`")
+    return LoadedRetriever(model.eval().to(device), vocab, manifest, folder, checkpoint_id(folder),
+                           load_reranker(folder, device) if reranker else None, head)

@@ -137,7 +137,8 @@ def evaluate_pairs(settings: Settings, pairs_path: Path, *, catalog_dir: Path | 
         model = loaded.model
         analyser = VideoAnalyser(enc.frames, settings)
         say(f"analysing {len(pairs)} videos…")
-        videos = [analyser.analyse(p["video"]).frame_features for p in pairs]
+        analyses = [analyser.analyse(p["video"]) for p in pairs]
+        videos = [a.frame_features for a in analyses]
         from core.retriever.data import Example, FeatureBank
 
         bank = FeatureBank(enc.frames.dim, enc.text.dim, max_frames=settings.num_frames)
@@ -155,6 +156,8 @@ def evaluate_pairs(settings: Settings, pairs_path: Path, *, catalog_dir: Path | 
             q2 = model.query(**bank.collate(ex2, table, model, device)).float().cpu().numpy()
         scale = scale_of(model)
         s1, s2 = scale * (q1 @ keys.T), scale * (q2 @ keys.T)
+        if loaded.scene_head is not None and baseline is None:  # turn 1 as a conversation runs it
+            s1 = scene_scores(loaded.scene_head, analyses, table)
         idx = [i for i, (pr, pv) in enumerate(zip(prompts, previous)) if pr and pv is not None]
         if idx and not video_only:
             prev_rows = np.array([previous[i] for i in idx])
@@ -183,9 +186,20 @@ def evaluate_pairs(settings: Settings, pairs_path: Path, *, catalog_dir: Path | 
     elif loaded is not None:
         result["checkpoint"] = loaded.checkpoint_id
         result["reranker"] = loaded.reranker is not None and baseline != "video-only"
+        result["scene_head"] = loaded.scene_head is not None
     if tmp is not None:
         tmp.cleanup()
     return result
+
+
+def scene_scores(head, analyses, table) -> np.ndarray:
+    """[n, N] the scene head's turn-1 scores of every table track for each analysed video."""
+    from core.retriever.scene_head import music_descriptor, track_drive, video_inputs, video_pace
+
+    inputs = [video_inputs(a.frame_features, a.facts) for a in analyses]
+    pred = head.predict(np.stack([f for f, _ in inputs]), np.stack([v for _, v in inputs]))
+    music = head.music_space(music_descriptor(table.scalars, table.pooled))
+    return head.scores(pred, music, np.array([video_pace(a.facts) for a in analyses]), track_drive(table.facts))
 
 
 def _track_text(t: Track) -> str:
