@@ -10,8 +10,8 @@ Several themes share one piece of music (``snow.ogg`` serves five), so the pairs
 fewer distinct tracks than clips; an evaluation should score by track.
 
 Output contract (read by other tools, do not change): ``pairs.jsonl`` with one
-``{"id": str, "video": path, "track": path}`` per line, paths relative to the folder
-holding ``pairs.jsonl``.
+``{"id": str, "game": "hedgewars", "video": path, "track": path, "source": {"package",
+"path"}}`` per line, paths relative to the folder holding ``pairs.jsonl``.
 """
 
 from __future__ import annotations
@@ -311,7 +311,10 @@ def render_theme_clip(
             frame_img = scene.resize(
                 (w_out, h_out), Image.BILINEAR, box=(x0, y0, x0 + view_w, y0 + view_h)
             )
-            frame = av.VideoFrame.from_ndarray(np.asarray(frame_img), format="rgb24")
+            # Converted here: left to the encoder, the conversion made the same clip come
+            # out in two different encodings from run to run.
+            frame = av.VideoFrame.from_ndarray(np.asarray(frame_img), format="rgb24").reformat(format="yuv420p")
+            frame.pts = i
             for packet in stream.encode(frame):
                 container.mux(packet)
         for packet in stream.encode():
@@ -350,7 +353,8 @@ def build_hedgewars_pairs(
     :func:`find_data_dir`), the output folder, a progress callback and clip settings.
     Writes ``out_dir/clips/<theme>.mp4``, the music as ``out_dir/music/<file>`` (hard
     link, or copy across file systems; the same bytes and name as in the package) and
-    ``out_dir/pairs.jsonl`` with ``{"id", "video", "track"}`` per line, relative paths.
+    ``out_dir/pairs.jsonl`` with ``{"id", "game", "video", "track", "source"}`` per line,
+    relative paths.
     Existing clips are kept unless ``overwrite``. Returns the pairs file's path.
     """
     say = progress or (lambda _msg: None)
@@ -367,8 +371,11 @@ def build_hedgewars_pairs(
         lines.append(
             {
                 "id": pair.theme,
+                "game": "hedgewars",
                 "video": clip.relative_to(out_dir).as_posix(),
                 "track": music.relative_to(out_dir).as_posix(),
+                # The file that names the theme's music, as the scene games' lines name theirs.
+                "source": {"package": PACKAGE, "path": (DATA_SUBDIR / "Themes" / pair.theme / "theme.cfg").as_posix()},
             }
         )
     pairs_path = out_dir / "pairs.jsonl"

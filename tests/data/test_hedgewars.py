@@ -77,7 +77,9 @@ def test_build_pairs_and_clip_decodes(tmp_path):
     pairs_file = build_hedgewars_pairs(tmp_path, out, seconds=1.5, size=(160, 96), fps=12)
     assert pairs_file == out / "pairs.jsonl"
     rows = [json.loads(line) for line in pairs_file.read_text().splitlines()]
-    assert rows == [{"id": "Foo", "video": "clips/Foo.mp4", "track": "music/foo.ogg"}]
+    assert rows == [{"id": "Foo", "game": "hedgewars", "video": "clips/Foo.mp4", "track": "music/foo.ogg",
+                     "source": {"package": "hedgewars-data",
+                                "path": "usr/share/games/hedgewars/Data/Themes/Foo/theme.cfg"}}]
     row = rows[0]
     track = out / row["track"]
     assert track.read_bytes() == (tmp_path / DATA / "Music/foo.ogg").read_bytes()
