@@ -1,7 +1,7 @@
 """Real scene -> music pairs for training, from games whose level files name both.
 
 A game designer who writes "this level shows this picture and plays this music" has
-labelled a scene with its soundtrack. Two Debian games do so at scale:
+labelled a scene with its soundtrack. These Debian games do so (:func:`scene_games`):
 
 * **SuperTux** (``supertux-data``): every sector of every level names its music and
   its background layers (plus a sky gradient and tile maps). A clip pans over the
@@ -10,24 +10,36 @@ labelled a scene with its soundtrack. Two Debian games do so at scale:
 * **The Battle for Wesnoth** (the campaign packages ``wesnoth-1.16-<campaign>`` with
   ``wesnoth-1.16-data`` and ``wesnoth-1.16-music``): each scenario opens with story
   screens, painted pictures shown while the intro music plays (``[story] [part]
-  background=``, ``music=``, and the scenario's first ``[music]``). Campaign maps and
-  character portraits are left out: they are not scenes.
+  background=``, ``music=``, and the scenario's first ``[music]``), and is fought on a
+  map (``map_file=``) drawn here from each terrain's hex image, with the music the
+  scenario plays there (:class:`WesnothTerrain`). Campaign overview maps and character
+  portraits are left out: they are not scenes.
+* **Fish Fillets NG**, **Blob Wars**, **Flare**, **FreedroidRPG** and **OpenArena**:
+  see :mod:`core.data.fillets`, :mod:`core.data.blobwars`, :mod:`core.data.flare`,
+  :mod:`core.data.freedroid` and :mod:`core.data.openarena`.
 
 Checked and not used: Pingus (levels name music and backgrounds, but the music is
 tracker modules that the catalog's decoder cannot read), Frozen Bubble (one tune per
 game mode, no level scenes), Extreme Tux Racer (three race themes shared by every
-course), X-Moto (levels packed in a private archive). ``hedgewars-data`` is the development evaluation
-(:mod:`core.data.hedgewars`) and must never be a training source; the reserved
-held-out games are refused by :func:`core.catalog.sources.check_not_reserved`.
+course), X-Moto (only 59 of 307 levels name music, six tracks, and a level drawn from
+its textured polygons looks like a test pattern more than a place), Nexuiz (a map's
+``cdtrack`` looks assigned by the map-info generator, not chosen: no map uses the
+tracks that generator skips), Wizznic (puzzle boards, not scenes), Warzone 2100 and
+0 A.D. (music by campaign or civilisation, not by map). ``hedgewars-data`` is the
+development evaluation (:mod:`core.data.hedgewars`) and must never be a training
+source; the reserved held-out games are refused by
+:func:`core.catalog.sources.check_not_reserved`.
 
 Many levels share a track and a background, so pairs are deduplicated by (track,
-scene images) and capped per track (:func:`cap_per_track`).
+scene images) and capped per track (:func:`cap_per_track`); a still that is mostly one
+flat colour is left out (:func:`is_flat`).
 
 Output per game, the evaluation contract of :mod:`core.data.hedgewars`:
-``out_dir/<game>/pairs.jsonl`` with one ``{"id", "video", "track"}`` per line, paths
-relative to that folder; clips in ``clips/``, the music (hard links to the package
-files) in ``music/`` with a sidecar ``<file>.json`` (title, artist, album, licence,
-attribution, source) that ``musechat catalog add`` reads.
+``out_dir/<game>/pairs.jsonl`` with one ``{"id", "game", "video", "track", "source"}``
+per line, paths relative to that folder (``source``: the package and the path inside
+it of the level file that names both); clips in ``clips/``, the music (hard links to
+the package files) in ``music/`` with a sidecar ``<file>.json`` (title, artist, album,
+licence, attribution, source) that ``musechat catalog add`` reads.
 """
 
 from __future__ import annotations
