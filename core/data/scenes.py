@@ -24,8 +24,10 @@ game mode, no level scenes), Extreme Tux Racer (three race themes shared by ever
 course), X-Moto (only 59 of 307 levels name music, six tracks, and a level drawn from
 its textured polygons looks like a test pattern more than a place), Nexuiz (a map's
 ``cdtrack`` looks assigned by the map-info generator, not chosen: no map uses the
-tracks that generator skips), Wizznic (puzzle boards, not scenes), Warzone 2100 and
-0 A.D. (music by campaign or civilisation, not by map). ``hedgewars-data`` is the
+tracks that generator skips), Wizznic (puzzle boards, not scenes). Not fetched:
+Warzone 2100, 0 A.D., Red Eclipse, OpenClonk, Chromium B.S.U. (as far as known their
+music follows a campaign, a civilisation or a playlist, not a map; OpenClonk's scenarios
+are packed in its own archive format). ``hedgewars-data`` is the
 development evaluation (:mod:`core.data.hedgewars`) and must never be a training
 source; the reserved held-out games are refused by
 :func:`core.catalog.sources.check_not_reserved`.
