@@ -118,7 +118,8 @@ def read_request(preference: str | None) -> Request:
                 wishes.add(Wish("style", name, wanted=not (m and _turned(text, m.start()))))
     if paces:
         values = {w.value for w in paces}
-        wishes.add(paces[-1] if len(values) == 1 or "moderate" in values else Wish("pace", "moderate"))
+        # "steady, nothing too fast" or "not too fast, not too slow": the middle.
+        wishes.add(Wish("pace", "moderate") if len(values) > 1 else paces[-1])
     return Request(frozenset(wishes))
 
 
