@@ -65,6 +65,9 @@ def eval_retrieval(
         False, "--leave-one-game-out",
         help="Turn 1 by leave-one-game-out over every game's scene pairs under DATA_DIR/datasets "
              "(musechat data hedgewars / data scenes), against the whole catalog."),
+    transformer: bool = typer.Option(False, "--transformer",
+                                     help="With --leave-one-game-out: also train and score the transformer "
+                                          "query tower per game (slow: minutes per game)."),
     catalog_dir: Path = typer.Option(None, "--catalog-dir", exists=True, file_okay=False,
                                      help="Use every audio file under DIR as the candidate pool "
                                           "(default: the configured catalog)."),
@@ -78,7 +81,7 @@ def eval_retrieval(
     from core.retriever.pairs_eval import BASELINES, evaluate_pairs
 
     if leave_one_game_out:
-        _eval_logo(as_json)
+        _eval_logo(as_json, transformer)
         return
     if pairs is None:
         typer.echo("error: give --pairs FILE or --leave-one-game-out", err=True)
@@ -98,18 +101,18 @@ def eval_retrieval(
     typer.echo(f"SR@10 {result['SR@10']}   random: " + "  ".join(f"{k} {v}" for k, v in result["random"].items()))
 
 
-def _eval_logo(as_json: bool) -> None:
+def _eval_logo(as_json: bool, transformer: bool) -> None:
     from core.retriever.logo import evaluate, load_all
 
     settings = get_settings()
     say = lambda m: typer.echo(m, err=True)  # noqa: E731
     games, catalog, pace = load_all(settings, say)
-    result = evaluate(settings, games, catalog, pace, say=say)
+    result = evaluate(settings, games, catalog, pace, transformer=transformer, say=say)
     if as_json:
         typer.echo(json.dumps(result))
         return
     typer.echo(f"pool {result['pool_size']} tracks, {result['pairs']} pairs in {len(result['games'])} games")
-    rows = ("scene_head", "video_facts_only", "same_game_prior", "random")
+    rows = ("scene_head", "video_facts_only", "same_game_prior", "random") + (("transformer",) if transformer else ())
     typer.echo(f"{'game':14s} {'n':>4s} " + " ".join(f"{r[:16]:>17s}" for r in rows) + "   (R@10 / MedR)")
     for name, g in [*result["games"].items(), ("macro", {"n": result["pairs"], **result["macro"]})]:
         typer.echo(f"{name:14s} {g['n']:>4d} " + " ".join(f"{g[r]['R@10']:>9.3f} / {g[r]['MedR']:<5.0f}"

@@ -43,7 +43,7 @@ FACTS_ONLY_GRID = [SceneHeadConfig(video_dims=0, music_dims=m, ridge=r, use_fact
                    for m, r in itertools.product((8, 16, 32), (1.0, 10.0, 100.0))]
 
 
-@dataclass
+@dataclass(eq=False)
 class GamePairs:
     """One game's pairs as arrays: mean frame features [n, Df], facts [n, F], pace [n], target rows [n]."""
 
@@ -55,6 +55,7 @@ class GamePairs:
     targets: np.ndarray
     tracks: set[int]  # catalog rows of this game's music (for the same-game prior)
     missing: int = 0  # pairs whose track is not in the catalog (left out)
+    sequences: list[np.ndarray] | None = None  # frame features [T, Df] per pair (the transformer's input)
 
 
 @dataclass
@@ -68,6 +69,7 @@ class Catalog:
     sources: list[str]
     tempo: np.ndarray  # [N] reconciled BPM, NaN = unknown (the pace check's catalog facts)
     energy: np.ndarray  # [N] tag-based energy (core.retriever.facts.fact_basis)
+    table: object = None  # the TrackTable (the transformer's music tower inputs)
 
 
 def discover_pairs(settings: Settings) -> dict[str, Path]:
@@ -94,7 +96,7 @@ def load_catalog(settings: Settings, database_url: str | None = None) -> Catalog
     table = build_track_table(tracks, vocab, FeatureStore(settings.catalog_dir), enc.text)
     return Catalog(music_descriptor(table.scalars, table.pooled), track_drive(table.facts), table.ids,
                    list(table.hashes), [t.source for t in tracks], table.facts[:, 1].astype(np.float64),
-                   table.facts[:, 2].astype(np.float64))
+                   table.facts[:, 2].astype(np.float64), table)
 
 
 def load_game(settings: Settings, game: str, pairs_path: Path, catalog: Catalog, analyser) -> GamePairs:
@@ -103,7 +105,7 @@ def load_game(settings: Settings, game: str, pairs_path: Path, catalog: Catalog,
     from core.retriever.pairs_eval import read_pairs
 
     row_of = {h: i for i, h in enumerate(catalog.hashes)}
-    ids, frames, facts, pace, targets, missing = [], [], [], [], [], 0
+    ids, frames, facts, pace, targets, missing, seqs = [], [], [], [], [], 0, []
     for p in read_pairs(pairs_path):
         row = row_of.get(file_hash(p["track"]))
         if row is None:
@@ -112,12 +114,13 @@ def load_game(settings: Settings, game: str, pairs_path: Path, catalog: Catalog,
         a = analyser.analyse(Path(p["video"]))
         f, fv = video_inputs(a.frame_features, a.facts)
         ids.append(p["id"]), frames.append(f), facts.append(fv), pace.append(video_pace(a.facts))
+        seqs.append(a.frame_features)
         targets.append(row)
     rows = set(targets)
     sources = {catalog.sources[r] for r in rows}
     rows |= {i for i, s in enumerate(catalog.sources) if s in sources and s not in ("local", "")}
     return GamePairs(game, ids, np.array(frames, np.float32), np.array(facts, np.float32),
-                     np.array(pace, np.float32), np.array(targets, np.int64), rows, missing)
+                     np.array(pace, np.float32), np.array(targets, np.int64), rows, missing, seqs)
 
 
 @dataclass
@@ -225,6 +228,70 @@ def choose(grid: list[SceneHeadConfig], games: list[GamePairs], catalog: Catalog
     return best, float(best_key[0])
 
 
+TRANSFORMER_EPOCHS = (3, 10, 30)
+
+
+def transformer_ranks(train: list[GamePairs], held: list[GamePairs], catalog: Catalog,
+                      epochs: tuple[int, ...] = TRANSFORMER_EPOCHS, seed: int = 0) -> dict[int, list[np.ndarray]]:
+    """Train the retriever (query tower over the frame sequence + music tower, the shipped
+    model's sizes and regularisation) on ``train``'s turn-1 pairs; {epochs: [ranks per held game]}
+    after each number of epochs in ``epochs``."""
+    import torch
+
+    from core.retriever.data import Example, FeatureBank
+    from core.retriever.model import Retriever, RetrieverConfig
+    from core.retriever.train import unique_target_batches
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    t = catalog.table
+    frame_dim = train[0].sequences[0].shape[1]
+    bank = FeatureBank(frame_dim, t.meta.shape[1], max_frames=32)
+    examples = []
+    for g in [*train, *held]:
+        for pid, seq in zip(g.ids, g.sequences):
+            bank.videos[f"{g.game}/{pid}"] = seq
+    for g in train:
+        examples += [Example(f"{g.game}/{pid}", None, None, int(x)) for pid, x in zip(g.ids, g.targets)]
+    cfg = RetrieverConfig(frame_dim=frame_dim, text_dim=t.meta.shape[1], music_dim=t.pooled.shape[1],
+                          scalar_dim=t.scalars.shape[1], meta_dim=t.meta.shape[1], dropout=0.2, input_dropout=0.5)
+    model = Retriever(cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=5e-4, weight_decay=0.1)
+    T = torch.from_numpy
+    out: dict[int, list[np.ndarray]] = {}
+    for epoch in range(1, max(epochs) + 1):
+        model.train()
+        for batch in unique_target_batches(examples, 64, rng):
+            tgt = np.array([e.target for e in batch])
+            q = model.query(**bank.collate(batch, t, model, "cpu"))
+            k = model.keys(T(t.pooled[tgt]), T(t.scalars[tgt]), T(t.meta[tgt]))
+            loss = model.loss(q, k)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        if epoch in epochs:
+            model.eval()
+            with torch.no_grad():
+                keys = model.keys(T(t.pooled), T(t.scalars), T(t.meta)).numpy()
+                out[epoch] = []
+                for g in held:
+                    batch = [Example(f"{g.game}/{pid}", None, None, int(x)) for pid, x in zip(g.ids, g.targets)]
+                    q = model.query(**bank.collate(batch, t, model, "cpu")).numpy()
+                    out[epoch].append(ranks_of_targets(q @ keys.T, g.targets))
+    return out
+
+
+def transformer_fold(train: list[GamePairs], held: GamePairs, catalog: Catalog) -> tuple[int, np.ndarray]:
+    """Epochs chosen by LOGO among ``train`` (macro R@10), then trained on all of ``train``;
+    (epochs, ranks on ``held``)."""
+    inner: dict[int, list[float]] = {e: [] for e in TRANSFORMER_EPOCHS}
+    for i, h in enumerate(train):
+        for e, ranks in transformer_ranks(train[:i] + train[i + 1:], [h], catalog).items():
+            inner[e].append(float((ranks[0] <= 10).mean()))
+    best = max(TRANSFORMER_EPOCHS, key=lambda e: (np.mean(inner[e]), -e))
+    return best, transformer_ranks(train, [held], catalog, epochs=(best,))[best][0]
+
+
 def same_game_prior(game: GamePairs, pool: int) -> dict[str, float]:
     n = max(1, len(game.tracks))
     out = {f"R@{k}": round(min(k, n) / n, 4) for k in (1, 5, 10)}
@@ -233,7 +300,8 @@ def same_game_prior(game: GamePairs, pool: int) -> dict[str, float]:
 
 
 def evaluate(settings: Settings, games: dict[str, GamePairs], catalog: Catalog,
-             pace: dict[str, PacePairs] | None = None, *, min_pairs: int = 1, say: Say = lambda m: None) -> dict:
+             pace: dict[str, PacePairs] | None = None, *, min_pairs: int = 1, transformer: bool = False,
+             say: Say = lambda m: None) -> dict:
     """The LOGO report: per game and macro-averaged, the scene head and its reference rows.
 
     ``pace``: each game's pace pairs; a fold's pace weight is chosen on its training games' pairs."""
@@ -262,8 +330,13 @@ def evaluate(settings: Settings, games: dict[str, GamePairs], catalog: Catalog,
             "video_facts_only": summarize(facts_ranks), "same_game_prior": same_game_prior(held, pool),
             "random": {**random_expectation(pool), "MedR": (pool + 1) / 2},
         }
+        if transformer:
+            say(f"{name}: training the transformer query tower (epochs by leave-one-game-out)…")
+            epochs, ranks = transformer_fold(train, held, catalog)
+            rows[name]["transformer"] = {**summarize(ranks), "epochs": epochs}
     macro = {}
-    for key in ("scene_head", "scene_head_without_pace", "video_facts_only", "same_game_prior", "random"):
+    keys = ["scene_head", "scene_head_without_pace", "video_facts_only", "same_game_prior", "random"]
+    for key in keys + (["transformer"] if transformer else []):
         macro[key] = {m: round(float(np.mean([rows[g][key][m] for g in names])), 4)
                       for m in ("R@1", "R@5", "R@10", "MedR")} if names else {}
     return {"pool_size": pool, "games": rows, "macro": macro, "pairs": int(sum(rows[g]["n"] for g in names))}

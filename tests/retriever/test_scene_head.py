@@ -82,3 +82,20 @@ def test_video_pace_sign(motion, cuts, sign):
     f = VideoFacts(motion=motion, cuts_per_min=cuts, brightness=0.5, contrast=0.2, colourfulness=30, warmth=0)
     assert np.sign(round(video_pace(f), 6)) == sign
     assert video_pace(None) == 0.0
+
+
+def test_transformer_reference_trains_on_sequences_and_ranks_every_pair():
+    from types import SimpleNamespace
+
+    from core.retriever.logo import transformer_ranks
+
+    games, catalog = _world(4, linked=True, n_tracks=60, games=3, per_game=20)
+    m = catalog.music
+    catalog.table = SimpleNamespace(pooled=m[:, :24].copy(), scalars=m[:, 24:32].copy(), meta=m[:, 32:40].copy(),
+                                    segments=np.repeat(m[:, None, :24], 2, axis=1), seg_mask=np.ones((60, 2), bool))
+    for g in games.values():  # three frames per clip around the clip's mean features
+        g.sequences = [np.stack([f, f * 0.9, f * 1.1]) for f in g.frames]
+    out = transformer_ranks([games["g0"], games["g1"]], [games["g2"]], catalog, epochs=(1, 4))
+    assert set(out) == {1, 4}
+    for ranks in out.values():
+        assert ranks[0].shape == (20,) and ranks[0].min() >= 1 and ranks[0].max() <= 60
