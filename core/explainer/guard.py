@@ -34,6 +34,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from core.explainer.facts import TrackFacts, tempo_band
+from core.video_facts import VideoFacts
 
 MAX_PREFERENCE_CHARS = 300
 MIN_OUTPUT_CHARS = 20
@@ -445,9 +446,11 @@ _TAG_SUPPORT: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in {
 
 _TEMPO_WORDS: dict[str, str] = {
     **dict.fromkeys(["fast", "fast-paced", "upbeat", "up-tempo", "uptempo", "energetic",
-                     "high-energy", "brisk", "quick", "lively", "racing", "frantic", "driving"], "fast"),
+                     "high-energy", "brisk", "quick", "lively", "racing", "frantic", "driving",
+                     "faster", "quicker", "livelier", "intense", "punchy"], "fast"),
     **dict.fromkeys(["slow", "slow-paced", "unhurried", "leisurely", "calm", "gentle", "relaxed",
-                     "relaxing", "laid-back", "languid", "soothing"], "slow"),
+                     "relaxing", "laid-back", "languid", "soothing", "slower", "calmer", "gentler",
+                     "peaceful", "serene", "tranquil"], "slow"),
     **dict.fromkeys(["mid-tempo", "midtempo", "moderate", "steady", "medium-paced", "mid-paced"],
                     "moderate"),
 }
@@ -494,9 +497,11 @@ _BY_NAME_RE = re.compile(r"\bby\s+((?:[A-Z0-9][\w'’&.-]*)(?:\s+(?:[A-Z0-9][\w'
 class Claim:
     """A checkable statement found in an explanation."""
 
-    kind: str  # title | artist | vocals | tempo | bpm | tag
+    kind: str  # title | artist | vocals | tempo | bpm | tag (core.explainer.claims adds more)
     text: str  # the words that make the claim
-    supported: bool  # do the track's facts back it?
+    supported: bool  # do the facts back it?
+    value: str = ""  # what is claimed: tempo band, "instrumental"/"vocals", tag word
+    negated: bool = False  # "no drums", "not fast"
 
 
 def _tags_of(facts: TrackFacts) -> set[str]:
@@ -505,6 +510,18 @@ def _tags_of(facts: TrackFacts) -> set[str]:
 
 def _tag_supported(word: str, facts: TrackFacts) -> bool:
     return bool(_TAG_SUPPORT[word] & _tags_of(facts))
+
+
+def tag_supports(word: str, facts: TrackFacts) -> bool:
+    """Does one of the track's tags back ``word`` (a genre, instrument or mood word; a
+    word outside the claim vocabulary needs itself as a tag)?"""
+    word = " ".join(word.lower().split())
+    return bool(_TAG_SUPPORT.get(word, frozenset({word})) & _tags_of(facts))
+
+
+def label_names(video: VideoFacts | None) -> list[str]:
+    """The confident content labels of a video's facts (none without facts)."""
+    return [label.name for label in video.labels] if video is not None else []
 
 
 def _tempo_supported(band: str, facts: TrackFacts) -> bool | None:
@@ -616,13 +633,13 @@ class OutputGuard:
             count += n
         return text, count
 
-    def _others(self, text: str, facts: TrackFacts, video_labels: Collection[str]) -> str:
+    def _others(self, text: str, facts: TrackFacts, video: VideoFacts | None) -> str:
         """``text`` normalised, with the track's own title and artist and the video's labels masked."""
-        return self._mask(_norm(text), [facts.title, facts.artist or "", *video_labels])[0]
+        return self._mask(_norm(text), [facts.title, facts.artist or "", *label_names(video)])[0]
 
-    def other_titles(self, text: str, facts: TrackFacts, video_labels: Collection[str] = ()) -> list[str]:
+    def other_titles(self, text: str, facts: TrackFacts, video: VideoFacts | None = None) -> list[str]:
         """Catalog titles other than this track's that ``text`` names, in any spelling."""
-        rest = self._others(text, facts, video_labels)
+        rest = self._others(text, facts, video)
         found = []
         if self._title_re is not None:
             for m in self._title_re.finditer(rest):
@@ -645,10 +662,10 @@ class OutputGuard:
         own = _norm(facts.title).casefold()
         return [t for t in dict.fromkeys(found) if _norm(t).casefold() != own]
 
-    def unknown_names(self, text: str, facts: TrackFacts, video_labels: Collection[str] = ()) -> list[str]:
+    def unknown_names(self, text: str, facts: TrackFacts, video: VideoFacts | None = None) -> list[str]:
         """Names in ``text`` that no fact and no catalog title backs: a quoted phrase with a
         capital, or two or more capitalised words in a row ("Bohemian Rhapsody")."""
-        rest = re.sub(r"\bBPM\b", "bpm", self._others(text, facts, video_labels))
+        rest = re.sub(r"\bBPM\b", "bpm", self._others(text, facts, video))
         names = [m.group(1).strip() for m in _QUOTED_RE.finditer(rest) if re.search(r"[A-Z]", m.group(1))]
         for m in _CAPITALISED_RUN.finditer(rest):
             words = m.group(1).split()
@@ -659,8 +676,9 @@ class OutputGuard:
                 names.append(" ".join(words))
         return [n for n in dict.fromkeys(names) if _norm(n).strip(" .,!?").casefold() not in self._folded]
 
-    def claims(self, text: str, facts: TrackFacts, video_labels: Collection[str] = ()) -> list[Claim]:
-        """Every checkable claim in ``text`` and whether the facts support it."""
+    def claims(self, text: str, facts: TrackFacts, video: VideoFacts | None = None) -> list[Claim]:
+        """Every checkable claim about the track in ``text`` and whether its facts support
+        it (``core.explainer.claims`` adds the claims about the video and the request)."""
         text = _norm(text)
         out: list[Claim] = []
         rest, n = self._mask(text, [facts.title], " § ")
@@ -668,10 +686,10 @@ class OutputGuard:
         if facts.artist:
             rest, n = self._mask(rest, [facts.artist], " § ")
             out += [Claim("artist", facts.artist, True)] * n
-        for t in self.other_titles(text, facts, video_labels):
+        for t in self.other_titles(text, facts, video):
             out.append(Claim("title", t, False))
-        # What the video shows is not a claim about the music ("a grand piano on screen").
-        rest, _ = self._mask(rest, video_labels, " ¤ ")
+        # What the video shows is not a claim about the music ("the boats on screen").
+        rest, _ = self._mask(rest, label_names(video), " ¤ ")
         for m in _BY_NAME_RE.finditer(rest):
             out.append(Claim("artist", m.group(1).rstrip(".,;:!?"), False))
         for m in _BPM_RE.finditer(rest):
@@ -681,7 +699,7 @@ class OutputGuard:
 
         def instrumental_claim(words: str, says_instrumental: bool) -> None:
             ok = facts.instrumental is not None and facts.instrumental == says_instrumental
-            out.append(Claim("vocals", words, ok))
+            out.append(Claim("vocals", words, ok, "instrumental" if says_instrumental else "vocals"))
 
         for m in _INSTRUMENTAL.finditer(rest):
             instrumental_claim(m.group(0), not _negated(rest, m.start(), verbal_only=True))
@@ -691,16 +709,18 @@ class OutputGuard:
         for m in _TEMPO_RE.finditer(rest):
             band = _TEMPO_WORDS[m.group(1).lower()]
             ok = _tempo_supported(band, facts)
-            if _negated(rest, m.start()):
+            negated = _negated(rest, m.start())
+            if negated:
                 ok = None if ok is None else not ok
             # A tempo word that is also one of the track's tags ("slow") is supported by it.
-            out.append(Claim("tempo", m.group(0), bool(ok) or m.group(1).lower() in _tags_of(facts)))
+            out.append(Claim("tempo", m.group(0), bool(ok) or m.group(1).lower() in _tags_of(facts), band, negated))
         for m in _TAG_RE.finditer(rest):
             word = _norm(m.group(1)).lower()
             ok = _tag_supported(word, facts)
-            if _negated(rest, m.start()):
+            negated = _negated(rest, m.start())
+            if negated:
                 ok = not ok
-            out.append(Claim("tag", m.group(0), ok))
+            out.append(Claim("tag", m.group(0), ok, word, negated))
         return out
 
     def _recites_prompt(self, view: str, loose: str) -> bool:
@@ -711,8 +731,11 @@ class OutputGuard:
         words = re.findall(r"\w+", loose)
         return any(tuple(words[i:i + ECHO_WORDS]) in self._echo for i in range(len(words) - ECHO_WORDS + 1))
 
-    def check(self, text: str, facts: TrackFacts, video_labels: Collection[str] = ()) -> list[str]:
-        """Names of the failed checks ([] = fine to show)."""
+    def check(self, text: str, facts: TrackFacts, video: VideoFacts | None = None,
+              preference: str | None = None) -> list[str]:
+        """Names of the failed checks ([] = fine to show). ``video``: the video's measured
+        facts (None: the text may say nothing about the video); ``preference``: the
+        conversation's request, which the text may neither misquote nor contradict."""
         failed = []
         stripped = text.strip()
         view = _norm(stripped)
@@ -729,9 +752,9 @@ class OutputGuard:
             failed.append("repetitive")
         if _hidden_characters(stripped) or _mixed_script(stripped):
             failed.append("disguised")
-        if self.other_titles(stripped, facts, video_labels):
+        if self.other_titles(stripped, facts, video):
             failed.append("other_title")
-        if self.unknown_names(stripped, facts, video_labels):
+        if self.unknown_names(stripped, facts, video):
             failed.append("unknown_name")
         if _URL_RE.search(loose):
             failed.append("url")
@@ -748,18 +771,22 @@ class OutputGuard:
         if _PHISHING.search(plain) or _PHISHING.search(loose):
             failed.append("phishing")
         # Profanity in the track's own title or a label is not the model's doing.
-        if _blocked_words().search(_loose(self._others(stripped, facts, video_labels))):
+        if _blocked_words().search(_loose(self._others(stripped, facts, video))):
             failed.append("profanity")
-        if any(not c.supported and c.kind != "title" for c in self.claims(stripped, facts, video_labels)):
-            failed.append("contradiction")
+        from core.explainer.claims import verify  # builds on this module's claims
+
+        # "contradiction" (the track's facts), "video_claim", "request_claim",
+        # "contradicts_request", "unsupported_name", "unsupported_number".
+        failed += verify(stripped, facts, video, preference, self).failed_checks()
         return failed
 
-    def apply(self, text: str, facts: TrackFacts, video_labels: Collection[str] = ()) -> Explanation:
+    def apply(self, text: str, facts: TrackFacts, video: VideoFacts | None = None,
+              preference: str | None = None) -> Explanation:
         """The text if every check passes, else the factual fallback, flagged."""
         text = " ".join(text.split())
-        failed = self.check(text, facts, video_labels)
+        failed = self.check(text, facts, video, preference)
         if failed:
-            return Explanation(fallback_sentence(facts, video_labels), True, tuple(failed))
+            return Explanation(fallback_sentence(facts, video, preference), True, tuple(failed))
         return Explanation(text, False)
 
 
@@ -797,8 +824,13 @@ def tempo_phrase(facts: TrackFacts) -> str | None:
     return f"{_BAND_WORD[band]} at about {round(facts.tempo_bpm)} BPM"
 
 
-def fallback_sentence(facts: TrackFacts, video_labels: Collection[str] = ()) -> str:
-    """A short sentence built only from the facts (always passes ``OutputGuard.check``)."""
+def fallback_sentence(facts: TrackFacts, video: VideoFacts | None = None, preference: str | None = None) -> str:
+    """A short sentence built only from the facts (always passes ``OutputGuard.check``):
+    the track's facts, and the video's first measured statements when there are facts.
+    A fact that goes against the request in ``preference`` ("slow" after "faster please")
+    is left out rather than praised."""
+    from core.explainer.claims import goes_against
+
     head = f"“{facts.title}”" + (f" by {facts.artist}" if facts.artist else "")
     desc = []
     tags = describable_tags(facts)
@@ -809,14 +841,16 @@ def fallback_sentence(facts: TrackFacts, video_labels: Collection[str] = ()) -> 
         desc.append(tempo)
     if facts.instrumental is not None:
         desc.append("instrumental" if facts.instrumental else "with vocals")
-    label = next(iter(video_labels), None)
-    scene = f"a match for the {label} in your video" if label else "a match for your video"
+    desc = [d for d in desc if not goes_against(d, facts, preference)]
+    said = ", ".join(video.statements()[:2]) if video is not None else ""
+    scene = f"a match for your video ({said})" if said else "a match for your video"
     if desc:
         return f"{head}: {'; '.join(desc)} — {scene}."
     return f"{head} is {scene}."
 
 
 __all__ = [
-    "Claim", "Explanation", "OutputGuard", "fallback_sentence", "quote_preference", "addresses_model",
+    "Claim", "Explanation", "OutputGuard", "fallback_sentence", "label_names", "quote_preference", "tag_supports",
+    "addresses_model",
     "canonical", "skeleton", "clean_fact", "describable_tags", "tempo_phrase", "MUSIC_SLOT", "PREFERENCE_SLOT", "QUOTE_OPEN", "QUOTE_CLOSE",
 ]
