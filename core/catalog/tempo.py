@@ -22,7 +22,7 @@ FAST_FROM_BPM = 120.0
 
 # Bump when the rule or the measurements change: `musechat catalog refacts` redoes
 # tracks whose facts were derived by an older version.
-RHYTHM_VERSION = 1
+RHYTHM_VERSION = 2
 
 # The tagger's tempo tags: shown to nobody (the feel word replaces them).
 TEMPO_TAGS = frozenset({"slow", "fast"})
@@ -97,7 +97,8 @@ def reconcile_tempo(raw_bpm: float | None, tags: dict[str, dict[str, float]] | N
     stronger half (1 = all beats alike), None when not measured. The first rule that
     applies wins:
 
-    1. every other beat is much weaker (< 0.55): the tracker counted subdivisions, halve;
+    1. raw is in the fast band, every other beat is much weaker (< 0.55) and the tagger
+       does not hear "fast": the tracker counted subdivisions, halve;
     2. the tagger hears "slow" but raw is in the fast band, and the halved tempo does not
        leave more than 4 onsets per beat: halve;
     3. raw is in the fast band with fewer onsets than one per two beats: halve;
@@ -118,7 +119,9 @@ def reconcile_tempo(raw_bpm: float | None, tags: dict[str, dict[str, float]] | N
     half, double = raw_bpm / 2, raw_bpm * 2
     band = tempo_feel(raw_bpm)
     factor, reason = 1.0, "the beat tracker's tempo agrees with the other evidence"
-    if weak_beat_ratio is not None and weak_beat_ratio < WEAK_BEAT_RATIO and half >= MIN_BPM:
+    # Double-time errors read fast: a reading already moderate or slow is not halved for weak
+    # beats (that would give tempos under 60 that music rarely has).
+    if band == "fast" and lean != "fast" and weak_beat_ratio is not None and weak_beat_ratio < WEAK_BEAT_RATIO:
         factor, reason = 0.5, f"every other beat is weak ({weak_beat_ratio:.2f}): those are subdivisions"
     elif lean == "slow" and band == "fast" and half >= MIN_BPM and (
             per_beat(half) is None or per_beat(half) <= MAX_ONSETS_PER_BEAT):

@@ -45,6 +45,11 @@ def test_weak_alternate_beats_halve_without_any_tag():
     assert d.tempo_bpm == 70.0 and "subdivisions" in d.reason
 
 
+def test_weak_beats_do_not_overrule_a_fast_tagger_nor_halve_a_moderate_reading():
+    assert reconcile_tempo(138.0, mtt(fast=0.5, slow=0.1), onset_rate=4.0, weak_beat_ratio=0.4).tempo_bpm == 138.0
+    assert reconcile_tempo(107.0, {}, onset_rate=2.0, weak_beat_ratio=0.4).tempo_bpm == 107.0
+
+
 def test_sparse_onsets_halve_a_fast_reading():
     d = reconcile_tempo(150.0, {}, onset_rate=0.5)  # one onset every five beats at 150
     assert d.tempo_bpm == 75.0 and d.feel == "slow"
