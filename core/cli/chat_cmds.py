@@ -63,7 +63,10 @@ def chat(
         first = service.start(video, platform="cli", user_id=_user(), filename=video.name)
     turns = [_answered(service, first.turn_id)]
     out = Console()
+    facts = service.video_facts(first.conversation_id)
     if not as_json:
+        if facts:
+            out.print(f"Video: {' · '.join(facts['statements'])}", highlight=False, markup=False)
         _show(out, turns[-1])
     for text in feedback or []:
         status.update("Refining…")
@@ -77,7 +80,7 @@ def chat(
 
     previews = _write_previews(service, video, turns[-1], preview, err) if preview else []
     if as_json:
-        typer.echo(json.dumps(_as_json(video, first.conversation_id, turns, previews), ensure_ascii=False))
+        typer.echo(json.dumps(_as_json(video, first.conversation_id, turns, previews, facts), ensure_ascii=False))
 
 
 def _quiet_model_libraries() -> None:
@@ -221,11 +224,14 @@ def _write_previews(service: ConversationService, video: Path, view: TurnView, f
     return written
 
 
-def _as_json(video: Path, conversation_id: int, turns: list[TurnView], previews: list[str]) -> dict:
-    """The stable ``--json`` contract: one object, every turn, its picks and filters."""
+def _as_json(video: Path, conversation_id: int, turns: list[TurnView], previews: list[str],
+             facts: dict | None = None) -> dict:
+    """The stable ``--json`` contract: one object, every turn, its picks and filters, and the
+    video's measured facts."""
     return {
         "video": str(video),
         "conversation_id": conversation_id,
+        "video_facts": facts,
         "turns": [{
             "index": t.index,
             "feedback": t.feedback,

@@ -673,7 +673,8 @@ class ConversationService:
             analysis.save(cache)
         with self._session() as s:
             s.execute(update(Video).where(Video.content_hash == job.video_hash).values(
-                features_path=str(cache), duration_s=analysis.duration_s))
+                features_path=str(cache), duration_s=analysis.duration_s,
+                facts=analysis.facts.to_dict() if analysis.facts else None))
         return analysis
 
     def _picks(self, job: _Job, analysis: VideoAnalysis, deadline: Deadline, timings: dict,
@@ -760,6 +761,14 @@ class ConversationService:
             if not turns and s.get(Conversation, conversation_id) is None:
                 raise ConversationNotFound(f"conversation {conversation_id}")
             return [self._view(s, t) for t in turns]
+
+    def video_facts(self, conversation_id: int) -> dict | None:
+        """The measured facts of a conversation's video (core.video_facts), None before analysis."""
+        with self._session() as s:
+            conv = s.get(Conversation, conversation_id)
+            if conv is None:
+                raise ConversationNotFound(f"conversation {conversation_id}")
+            return conv.video.facts if conv.video is not None else None
 
     def wait(self, turn_id: int, timeout: float = 60.0, poll_s: float = 0.2) -> TurnView:
         """Poll until the turn is finished (or ``timeout`` seconds pass); returns its view."""

@@ -116,6 +116,8 @@ class Video(Base):
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)
     features_path: Mapped[str | None] = mapped_column(Text)
+    # The measured video facts (core.video_facts.VideoFacts.to_dict), once analysed.
+    facts: Mapped[dict | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

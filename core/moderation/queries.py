@@ -274,6 +274,7 @@ class VideoDetail:
     width: int | None
     height: int | None
     file_kept: bool  # False once media retention removed the file
+    facts: dict | None = None  # the measured video facts (core.video_facts), once analysed
 
 
 @dataclass
@@ -333,7 +334,7 @@ def conversation_detail(s: Session, conversation_id: int) -> ConversationDetail 
         thread_id=conv.thread_id, user_id=conv.user_id, user_name=conv.user_name, status=conv.status.value,
         flagged=conv.flagged, created_at=conv.created_at, updated_at=conv.updated_at,
         video=VideoDetail(video.id, video.content_hash, video.filename, video.size_bytes, video.duration_s,
-                          video.width, video.height, bool(video.path)) if video else None,
+                          video.width, video.height, bool(video.path), video.facts) if video else None,
         turns=turns,
         flags=[FlagDetail(f.moderator, f.reason, f.active, f.created_at)
                for f in sorted(conv.flags, key=lambda f: (f.created_at, f.id), reverse=True)],

@@ -36,6 +36,10 @@ def test_two_turns_as_json_with_previews(local_env, monkeypatch, capsys, tmp_pat
                          "--json", "--preview", str(tmp_path / "previews"))
     assert code == 0, err
     result = json.loads(out)  # exactly one JSON object on stdout
+    facts = result["video_facts"]  # measured once, shown with the conversation
+    assert facts["version"] >= 1 and facts["pace"] in ("still", "slow", "moderate", "fast")
+    assert {"motion", "cuts_per_min", "brightness", "colourfulness", "warmth", "colours", "labels"} <= facts.keys()
+    assert facts["statements"] and all(isinstance(x, str) for x in facts["statements"])
     first, second = result["turns"]
     assert first["index"] == 0 and first["filters_applied"] == []
     assert second["feedback"] == "calmer, no vocals" and second["filters_applied"] == ["instrumental only"]

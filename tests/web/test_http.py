@@ -213,3 +213,22 @@ def test_uploads_over_the_limit_are_refused_before_reading(admin_client):
     r = admin_client.post("/playground", content=b"x" * 100, headers={
         "content-type": "multipart/form-data; boundary=b", "content-length": str(10**10)})
     assert r.status_code == 413
+
+
+def test_the_turn_detail_shows_the_video_facts(mod_client, console_db, tmp_path):
+    from sqlalchemy import update
+
+    from core.db.models import Video
+    from core.video_facts import ContentLabel, VideoFacts
+
+    add_tracks(console_db, audio_dir=tmp_path / "audio")
+    conv = add_conversation(console_db, video_hash="f" * 64)
+
+    facts = VideoFacts(motion=0.41, cuts_per_min=32, brightness=0.2, contrast=0.3, colourfulness=70, warmth=0.1,
+                       colours=["blue", "white"], labels=[ContentLabel("snow sports", 0.83, "imagenet-groups")])
+    with session_scope(console_db) as s:
+        s.execute(update(Video).where(Video.content_hash == "f" * 64).values(facts=facts.to_dict()))
+    page = mod_client.get(f"/conversations/{conv}").text
+    assert "Video facts" in page
+    for words in ("fast-paced", "frequent cuts", "dark", "mostly blue and white", "snow sports 83%", "32 cuts/min"):
+        assert words in page, words
