@@ -102,6 +102,12 @@ MUSIC_ONLY_GLOBS: dict[str, tuple[str, ...]] = {
     "lincity-ng-data": ("*/lincity-ng/music/*",),
 }
 
+# Packages whose music files have no suffix (the game adds none): these folders hold
+# only music, read by its content like any other audio.
+SUFFIXLESS_MUSIC_GLOBS: dict[str, tuple[str, ...]] = {
+    "blobwars-data": ("*/blobwars/music/*",),
+}
+
 FOF_MIX_NAME = "full_mix.ogg"
 # Frets on Fire stems in the order the game layers them; song.ogg is always present.
 _FOF_STEMS = ("song.ogg", "guitar.ogg", "rhythm.ogg", "drums.ogg")
@@ -497,7 +503,8 @@ def _short_copyright(value: str, limit: int = 3) -> str:
 def parse_copyright(text: str) -> CopyrightInfo:
     """Parse a Debian ``copyright`` file (DEP-5 or free-form) into :class:`CopyrightInfo`."""
     first = text.lstrip()[:200].lower()
-    if first.startswith("format:") and "copyright-format" in first:
+    # "copyright-format/1.0", or the URL of the DEP-5 draft that older packages name.
+    if first.startswith("format:") and ("copyright-format" in first or "deps/dep5" in first):
         stanzas: list[_Stanza] = []
         paras = _parse_paragraphs(text)
         upstream = (paras[0].get("upstream-name") or None) if paras else None
@@ -671,6 +678,7 @@ def _package_tracks(pkg_dir: Path, min_seconds: float) -> list[SourceTrack]:
 def _music_files(pkg_dir: Path) -> list[tuple[Path, tuple[Path, ...], Path]]:
     """(audio file, stems it was mixed from, file whose tags describe it), sorted."""
     globs = [_glob_to_regex(g) for g in MUSIC_ONLY_GLOBS.get(pkg_dir.name, ())]
+    bare = [_glob_to_regex(g) for g in SUFFIXLESS_MUSIC_GLOBS.get(pkg_dir.name, ())]
     real_root = pkg_dir.resolve()
     seen: set[Path] = set()
     out = []
@@ -686,9 +694,10 @@ def _music_files(pkg_dir: Path) -> list[tuple[Path, tuple[Path, ...], Path]]:
             continue
         for name in sorted(filenames):
             p = d / name
-            if p.suffix.lower() not in AUDIO_EXTENSIONS:
-                continue
             rel = p.relative_to(pkg_dir).as_posix()
+            if p.suffix.lower() not in AUDIO_EXTENSIONS and not (
+                    not p.suffix and any(g.fullmatch(rel) for g in bare)):
+                continue
             if globs and not any(g.fullmatch(rel) for g in globs):
                 continue
             real = p.resolve()

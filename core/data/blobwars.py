@@ -91,7 +91,8 @@ def blobwars_pairs(root: Path, progress: Progress | None = None) -> list[ScenePa
                 game="blobwars",
                 id=level.name,
                 music=music,
-                music_rel=music.relative_to(data / "music").as_posix(),
+                # The game's files have no suffix; the copy for the catalog gets one.
+                music_rel=music.relative_to(data / "music").as_posix() + ("" if music.suffix else ".ogg"),
                 # Levels sharing background, tiles and music are one scene.
                 scene_key=(background.relative_to(data).as_posix(), tileset),
                 compose=_LevelScene(data, grid, background, tileset, (sx, sy)),
