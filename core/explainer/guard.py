@@ -10,8 +10,8 @@ Two directions:
   then quotes the result between delimiters (and tokenises it with special tokens split,
   see ``core.explainer.model``).
 * Out: every generated sentence is checked by ``OutputGuard``: length, no title but the
-  track's own (another catalog title in any case or spelling, or a quoted or capitalised
-  name the facts don't know), no links (also bare or spelled-out domains), mentions,
+  track's own (another catalog title in any case or spelling; a name the facts don't know,
+  such as "Bohemian Rhapsody", is ``core.explainer.claims``' "unsupported_name"), no links (also bare or spelled-out domains), mentions,
   markup, requests for credentials or contact, no prompt leakage or role-play, no
   profanity, and no claim that contradicts the track's facts. A failed check is replaced
   by ``fallback_sentence``, which says only what the facts say, and the replacement is
@@ -564,14 +564,7 @@ def _repetitive(text: str) -> bool:
 # theme of your video"), not a name.
 _DETERMINERS = {"the", "a", "an", "its", "this", "that", "these", "those", "your", "their", "his", "her",
                 "our", "my", "some", "any", "no"}
-# Words that open a sentence with a capital for grammar, not because they are a name.
-_OPENERS = {"the", "this", "that", "these", "those", "it", "its", "with", "a", "an", "as", "like", "for",
-            "your", "here", "there", "in", "on", "at", "from", "by", "if", "when", "while", "and", "but",
-            "so", "our", "my", "their", "what", "why", "how", "try", "picked", "thanks", "i"}
 _QUOTED_RE = re.compile(r"[“\"]([^”\"]{1,80})[”\"]")
-_NAME_WORD = r"[A-Z][\w'&-]*"
-_CAPITALISED_RUN = re.compile(
-    rf"(?<![\w'])({_NAME_WORD}(?:\s+(?:(?:of|the|and|in|on|to|a|de|la|le|von|van|der|del|da)\s+)*{_NAME_WORD})+)")
 _LOOK_ALIKE_SCRIPTS = {"LATIN", "CYRILLIC", "GREEK", "ARMENIAN", "CHEROKEE", "COPTIC"}
 
 
@@ -662,20 +655,6 @@ class OutputGuard:
         own = _norm(facts.title).casefold()
         return [t for t in dict.fromkeys(found) if _norm(t).casefold() != own]
 
-    def unknown_names(self, text: str, facts: TrackFacts, video: VideoFacts | None = None) -> list[str]:
-        """Names in ``text`` that no fact and no catalog title backs: a quoted phrase with a
-        capital, or two or more capitalised words in a row ("Bohemian Rhapsody")."""
-        rest = re.sub(r"\bBPM\b", "bpm", self._others(text, facts, video))
-        names = [m.group(1).strip() for m in _QUOTED_RE.finditer(rest) if re.search(r"[A-Z]", m.group(1))]
-        for m in _CAPITALISED_RUN.finditer(rest):
-            words = m.group(1).split()
-            if not rest[:m.start()].strip() or rest[:m.start()].rstrip()[-1] in ".!?:;“\"(":
-                if words[0].casefold() in _OPENERS:
-                    words = words[1:]
-            if sum(w[:1].isupper() for w in words) >= 2:
-                names.append(" ".join(words))
-        return [n for n in dict.fromkeys(names) if _norm(n).strip(" .,!?").casefold() not in self._folded]
-
     def claims(self, text: str, facts: TrackFacts, video: VideoFacts | None = None) -> list[Claim]:
         """Every checkable claim about the track in ``text`` and whether its facts support
         it (``core.explainer.claims`` adds the claims about the video and the request)."""
@@ -754,8 +733,6 @@ class OutputGuard:
             failed.append("disguised")
         if self.other_titles(stripped, facts, video):
             failed.append("other_title")
-        if self.unknown_names(stripped, facts, video):
-            failed.append("unknown_name")
         if _URL_RE.search(loose):
             failed.append("url")
         if _MENTION_RE.search(view):

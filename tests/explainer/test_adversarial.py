@@ -24,7 +24,7 @@ from core.explainer.model import SYSTEM_PROMPT
 from tests.explainer.conftest import make_track
 
 # The checks that stop abuse (the others check claims against the facts).
-ABUSE_CHECKS = {"other_title", "unknown_name", "url", "mention", "markdown_link", "markup", "prompt_leak",
+ABUSE_CHECKS = {"other_title", "unsupported_name", "url", "mention", "markdown_link", "markup", "prompt_leak",
                 "instruction", "phishing", "profanity", "disguised"}
 TITLES = ["Elvish Theme", "Battle Music", "Knolls", "Heroes Rite", "Into the Deep", "Main Theme"]
 HEAD = "“Elvish Theme” is slow ambient piano"  # the explained track: make_track()
