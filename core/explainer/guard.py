@@ -10,16 +10,17 @@ Two directions:
   then quotes the result between delimiters (and tokenises it with special tokens split,
   see ``core.explainer.model``).
 * Out: every generated sentence is checked by ``OutputGuard``: length, no title but the
-  track's own (another catalog title in any case or spelling; a name the facts don't know,
-  such as "Bohemian Rhapsody", is ``core.explainer.claims``' "unsupported_name"), no links (also bare or spelled-out domains), mentions,
-  markup, requests for credentials or contact, no prompt leakage or role-play, no
-  profanity, and no claim that contradicts the track's facts. A failed check is replaced
+  track's own (another catalog title in any case or spelling; a name the facts don't
+  know, such as "Bohemian Rhapsody", is ``core.explainer.claims``' "unsupported_name"),
+  no links (also bare or spelled-out domains), mentions, markup, requests for credentials
+  or contact, no prompt leakage or role-play, no profanity, and no claim that contradicts
+  the track's facts. A failed check is replaced
   by ``fallback_sentence``, which says only what the facts say, and the replacement is
   flagged.
 
 Every check reads text through one normalisation (``skeleton``: NFKC, invisible characters
 removed, look-alike letters mapped to Latin, accents dropped), so "Ｂａｔｔｌｅ", "Ваttle"
-and "Bat\u200btle" are all "Battle". The claim vocabulary below is the one place that
+and "Bat<U+200B>tle" are all "Battle". The claim vocabulary below is the one place that
 decides which words are checkable claims (vocals, tempo, genre, instrument, mood) and
 which facts support them.
 """
