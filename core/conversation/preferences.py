@@ -9,14 +9,20 @@ into what the next turn asks the engine for:
   "at least 1:30", "between 1 and 3 minutes") and tempo ("around 120 bpm" = ±10 bpm,
   "faster than 140 bpm", "between 90 and 110 bpm"). A later statement replaces an earlier
   one that it contradicts; "any tempo" / "any length" / "vocals or not" /
-  "no filters" clear them. A qualitative tempo wish ("faster", "slower") clears an
-  earlier bpm range, which would otherwise stop the picks from moving.
+  "no filters" clear them.
+* **Tempo relative to what was heard**: "faster", "quicker", "too slow" mean a tempo that
+  the re-ranker's facts call faster than the heard pick's (at least
+  :data:`~core.data.synth.TEMPO_RATIO` times and :data:`~core.data.synth.TEMPO_MIN_BPM`
+  more); "slower", "slow it down", "too fast" the opposite. Such a wish replaces an earlier
+  bpm range (which would otherwise stop the picks from moving); without a heard tempo it
+  only clears that range. Other words on tempo ("fast", "pace") also clear it.
 * **Length relative to what was heard**: "longer", "a longer piece", "too short", "lasts
   more" mean at least :data:`~core.data.synth.LENGTH_RATIO` times the length of the pick
   the turn refines (the previous pick: the one liked most recently, else the top pick of
-  the last turn); "shorter", "too long" mean at most 1/LENGTH_RATIO of it. The anchor is
-  known only when the turn runs, so :func:`accumulate` takes each message's anchor.
-  Without one (a note sent with the video) the words only reach the preference text.
+  the last turn: the track the retriever and re-ranker compare with); "shorter", "too
+  long" mean at most 1/LENGTH_RATIO of it. The heard pick is known only when the turn
+  runs, so :func:`accumulate` takes each message's :class:`HeardPick`. Without one (a
+  note sent with the video) the words only reach the preference text.
 * **The clip's length** ("it's a 20 second clip", "my reel is 30s", "for a 1 minute
   reel"): music at least that long, a hard lower bound, since a shorter track leaves the
   end of the video silent.
@@ -40,7 +46,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from core.data.synth import LENGTH_RATIO
+from core.data.synth import LENGTH_RATIO, TEMPO_MIN_BPM, TEMPO_RATIO
 from core.engine import TrackFilter
 from core.errors import BadFeedback
 
@@ -138,7 +144,7 @@ class FilterOp:
 
     action: str  # "set" | "clear" | "relative"
     # field of TrackFilter for "set"; "vocals" | "duration" | "bpm" | "all" for "clear";
-    # "longer" | "shorter" for "relative" (than the heard pick, whose length apply_ops is given)
+    # "longer" | "shorter" | "faster" | "slower" for "relative" (than the heard pick)
     name: str
     value: float | bool | None = None
 
@@ -146,20 +152,49 @@ class FilterOp:
 _GROUPS = {
     "vocals": ("instrumental_only", "vocals_only"),
     "duration": ("min_duration_s", "max_duration_s", "longer_than_s", "shorter_than_s"),
-    "bpm": ("bpm_min", "bpm_max"),
+    "bpm": ("bpm_min", "bpm_max", "faster_than_bpm", "slower_than_bpm"),
 }
 _GROUPS["all"] = tuple(f for group in _GROUPS.values() for f in group)
 
 
-# A relative length bound and the field naming its anchor go together.
-_ANCHOR_OF = {"min_duration_s": "longer_than_s", "max_duration_s": "shorter_than_s"}
+@dataclass(frozen=True)
+class HeardPick:
+    """What "longer"/"faster" in a message are relative to: the pick its turn refines."""
+
+    duration_s: float | None
+    tempo_bpm: float | None
 
 
-def apply_ops(current: TrackFilter, ops: Iterable[FilterOp], anchor_s: float | None = None) -> TrackFilter:
+# A relative bound and the field naming its anchor go together.
+_ANCHOR_OF = {"min_duration_s": "longer_than_s", "max_duration_s": "shorter_than_s",
+              "bpm_min": "faster_than_bpm", "bpm_max": "slower_than_bpm"}
+
+
+def _relative_bound(op: FilterOp, heard: HeardPick | None) -> tuple[str, float, float] | None:
+    """(field, bound, anchor) for a "relative" op, with the thresholds the re-ranker's facts use
+    (core.retriever.facts; not rounded, so the filter keeps exactly the tracks that have the
+    fact); None when the heard pick lacks the measure."""
+    if op.name in ("longer", "shorter"):
+        d = heard.duration_s if heard else None
+        if not d or d <= 0:
+            return None
+        if op.name == "longer":
+            return "min_duration_s", d * LENGTH_RATIO, float(d)
+        return "max_duration_s", d / LENGTH_RATIO, float(d)
+    t = heard.tempo_bpm if heard else None
+    if not t or t <= 0:
+        return None
+    if op.name == "faster":
+        return "bpm_min", max(t * TEMPO_RATIO, t + TEMPO_MIN_BPM), float(t)
+    return "bpm_max", min(t / TEMPO_RATIO, t - TEMPO_MIN_BPM), float(t)
+
+
+def apply_ops(current: TrackFilter, ops: Iterable[FilterOp], heard: HeardPick | None = None) -> TrackFilter:
     """``current`` with ``ops`` applied in order; a new bound drops an old one it contradicts.
 
-    ``anchor_s``: length in seconds of the pick these ops refine, for "relative" ops
-    ("longer" = at least anchor * LENGTH_RATIO); without it they change nothing.
+    ``heard``: the pick these ops refine, for "relative" ops ("longer" = at least its
+    length * LENGTH_RATIO). Without the measure a relative length op changes nothing and
+    a relative tempo op only clears the bpm range.
     """
     values = dict(current.__dict__)
     for op in ops:
@@ -169,11 +204,13 @@ def apply_ops(current: TrackFilter, ops: Iterable[FilterOp], anchor_s: float | N
             continue
         name, value, anchor = op.name, op.value, None
         if op.action == "relative":
-            if not anchor_s or anchor_s <= 0:
+            if op.name in ("faster", "slower"):
+                for field_name in _GROUPS["bpm"]:  # a tempo wish in words replaces a stated bpm range
+                    values[field_name] = None
+            bound = _relative_bound(op, heard)
+            if bound is None:
                 continue
-            name = "min_duration_s" if op.name == "longer" else "max_duration_s"
-            value = round(anchor_s * LENGTH_RATIO if op.name == "longer" else anchor_s / LENGTH_RATIO, 1)
-            anchor = float(anchor_s)
+            name, value, anchor = bound
         values[name] = value
         if name in _ANCHOR_OF:
             values[_ANCHOR_OF[name]] = anchor
@@ -259,12 +296,26 @@ _SHORTER = re.compile(
     r"|\bdrags?\s+on\b|\bdragging\b|\b(?:lasts?|runs?)\s+(?:for\s+)?(?:less|forever)\b",
     re.IGNORECASE)
 _PART_BEFORE = re.compile(rf"\b{_PART}\b", re.IGNORECASE)
+# Tempo compared with the heard pick. Plain "fast"/"slow" are not comparisons; they only
+# clear a bpm range (see parse_feedback).
+_FASTER_WORDS = re.compile(
+    rf"{_NOT_LENGTH_BEFORE}\b(?:faster|quicker|speedier)\b(?!\s+{_PART}\b)"
+    r"|\bspeed\s+(?:it|things)?\s*up\b|\bpick\s+up\s+the\s+pace\b|\btoo\s+slow\b"
+    r"|\bmore\s+up-?tempo\b|\b(?:higher|faster)\s+(?:tempo|bpm)\b",
+    re.IGNORECASE)
+_SLOWER_WORDS = re.compile(
+    rf"{_NOT_LENGTH_BEFORE}\bslower\b(?!\s+{_PART}\b)"
+    r"|\bslow\s+(?:it|things)?\s*down\b|\btoo\s+fast\b|\bless\s+fast\b|\bnot\s+so\s+fast\b"
+    r"|\bmore\s+down-?tempo\b|\b(?:lower|slower)\s+(?:tempo|bpm)\b",
+    re.IGNORECASE)
 
 
-def _relative_length_ops(text: str) -> list[FilterOp]:
-    """"longer"/"shorter" wishes in ``text``, in order, as relative ops (see apply_ops)."""
+def _relative_ops(text: str) -> list[FilterOp]:
+    """Length and tempo wishes relative to the heard pick in ``text``, in order (see apply_ops)."""
     found: list[tuple[int, int, FilterOp]] = []
-    for pattern, op in ((_LONGER, FilterOp("relative", "longer")), (_SHORTER, FilterOp("relative", "shorter"))):
+    for pattern, op in ((_LONGER, FilterOp("relative", "longer")), (_SHORTER, FilterOp("relative", "shorter")),
+                        (_FASTER_WORDS, FilterOp("relative", "faster")),
+                        (_SLOWER_WORDS, FilterOp("relative", "slower"))):
         for m in pattern.finditer(text):
             # "the intro is too long": a part of the piece named earlier in the same clause.
             if _PART_BEFORE.search(_CLAUSE_SPLIT.split(text[:m.start()])[-1]):
@@ -403,10 +454,11 @@ def parse_feedback(raw: str, *, allow_empty: bool = False) -> Feedback:
             taken.append((m.start(), m.end()))
             vocal_ops.append((m.start(), op))
     fb.ops.extend(op for _, op in sorted(vocal_ops, key=lambda p: p[0]))
-    # First, so that a length in numbers in the same message ("longer, at least 3 minutes") wins.
-    fb.ops[:0] = _relative_length_ops(rest)
+    # First, so that numbers in the same message ("longer, at least 3 minutes") win.
+    relative = _relative_ops(rest)
+    fb.ops[:0] = relative
 
-    sets_bpm = any(op.name in _GROUPS["bpm"] for op in fb.ops)
+    sets_bpm = any(op.name in _GROUPS["bpm"] or op.name in ("faster", "slower") for op in fb.ops)
     for piece in _CLAUSE_SPLIT.split(rest):
         piece = re.sub(r"\s+", " ", piece).strip(" -–:\"'()[]~<>")
         if not piece or _FILLER.fullmatch(piece):
@@ -434,12 +486,12 @@ class Preferences:
     truncated: bool = False
 
 
-def accumulate(messages: Iterable[str | None], anchors: Sequence[float | None] = ()) -> Preferences:
+def accumulate(messages: Iterable[str | None], heard: Sequence[HeardPick | None] = ()) -> Preferences:
     """Fold a conversation's messages, oldest first (None/blank entries are skipped).
 
-    ``anchors[i]``: length in seconds of the pick message ``i`` refines (the previous pick
-    of its turn), which "longer"/"shorter" in that message are relative to; missing or
-    None: those words set no filter.
+    ``heard[i]``: the pick message ``i`` refines (the previous pick of its turn), which
+    "longer"/"faster" in that message are relative to; missing or None: those words set
+    no bound.
     """
     filters = TrackFilter()
     kept: list[Clause] = []
@@ -449,7 +501,7 @@ def accumulate(messages: Iterable[str | None], anchors: Sequence[float | None] =
             repeat = truncated = False
             continue
         fb = parse_feedback(raw)
-        filters = apply_ops(filters, fb.ops, anchors[i] if i < len(anchors) else None)
+        filters = apply_ops(filters, fb.ops, heard[i] if i < len(heard) else None)
         repeat, truncated = fb.repeat, fb.truncated
         for clause in fb.clauses:
             # The newest clause on an aspect supersedes older ones on it ("faster" -> "slower").

@@ -41,6 +41,7 @@ from core.conversation.deadline import Deadline, TurnTimeout
 from core.conversation.dispatch import Dispatcher, DispatchError, TurnNotReady, load_dispatcher
 from core.conversation.preferences import (
     MAX_FEEDBACK_CHARS,
+    HeardPick,
     accumulate,
     clean_text,
     parse_feedback,
@@ -596,8 +597,8 @@ class ConversationService:
             video = conv.video
             turns = s.scalars(select(Turn).where(Turn.conversation_id == conv.id, Turn.index <= turn.index)
                               .order_by(Turn.index)).all()
-            prefs = accumulate([t.feedback_text for t in turns], self._length_anchors(s, conv.id, turns))
-            # "longer"/"shorter" become bounds only now that the picks they refer to are known.
+            prefs = accumulate([t.feedback_text for t in turns], self._heard_picks(s, conv.id, turns))
+            # "longer"/"faster" become bounds only now that the picks they refer to are known.
             turn.filters = prefs.filters.to_dict()
             exclude, disliked, previous = self._history(s, conv.id, turn.index)
             stored = s.execute(select(Pick.track_id, Pick.score, Pick.explanation).where(Pick.turn_id == turn_id)
@@ -610,17 +611,17 @@ class ConversationService:
                 stored_picks=[ScoredTrack(r.track_id, r.score) for r in stored],
                 explained={r.track_id for r in stored if r.explanation is not None})
 
-    def _length_anchors(self, s: Session, conversation_id: int, turns: list[Turn]) -> list[float | None]:
-        """For each turn, the length (s) of the pick its "longer"/"shorter" refers to: that
-        turn's previous music (see _history); None where the turn's words need none."""
-        anchors: list[float | None] = []
+    def _heard_picks(self, s: Session, conversation_id: int, turns: list[Turn]) -> list[HeardPick | None]:
+        """For each turn, the pick its "longer"/"faster" refers to: that turn's previous music
+        (see _history); None where the turn's words need none."""
+        heard: list[HeardPick | None] = []
         for t in turns:
             fb = parse_feedback(t.feedback_text, allow_empty=True) if t.index and t.feedback_text else None
             previous = (self._history(s, conversation_id, t.index)[2]
                         if fb and any(op.action == "relative" for op in fb.ops) else None)
             track = s.get(Track, previous) if previous is not None else None
-            anchors.append(track.duration_s if track is not None else None)
-        return anchors
+            heard.append(HeardPick(track.duration_s, track.tempo_bpm) if track is not None else None)
+        return heard
 
     def _history(self, s: Session, conversation_id: int, before_index: int) -> tuple[set[int], set[int], int | None]:
         """(tracks shown so far, tracks disliked, the previous music for the next turn).

@@ -3,20 +3,23 @@ clip's stated length. Every phrasing here was written by hand."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from core.conversation.preferences import accumulate, parse_feedback
-from core.data.synth import LENGTH_RATIO
+from core.conversation.preferences import HeardPick, accumulate, parse_feedback
+from core.data.synth import LENGTH_RATIO, TEMPO_MIN_BPM, TEMPO_RATIO
 from core.engine import TrackFilter
 
 HEARD = 200.0  # the length of the pick the turn refines (3:20)
-LONGER = TrackFilter(min_duration_s=round(HEARD * LENGTH_RATIO, 1), longer_than_s=HEARD)
-SHORTER = TrackFilter(max_duration_s=round(HEARD / LENGTH_RATIO, 1), shorter_than_s=HEARD)
+HEARD_BPM = 120.0  # and its tempo
+LONGER = TrackFilter(min_duration_s=HEARD * LENGTH_RATIO, longer_than_s=HEARD)
+SHORTER = TrackFilter(max_duration_s=HEARD / LENGTH_RATIO, shorter_than_s=HEARD)
 
 
 def after_heard(*messages: str) -> TrackFilter:
-    """Filters after turn 0 (no message) and then ``messages``, each refining a 3:20 pick."""
-    return accumulate([None, *messages], [None, *[HEARD] * len(messages)]).filters
+    """Filters after turn 0 (no message) and then ``messages``, each refining a 3:20, 120 bpm pick."""
+    return accumulate([None, *messages], [None, *[HeardPick(HEARD, HEARD_BPM)] * len(messages)]).filters
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -64,7 +67,6 @@ def test_length_wishes_become_filters(text, expected):
     "a 20 second intro before the beat drops",
     "longer explanations please",
     "the song is 3 minutes long",
-    "faster and brighter",
 ])
 def test_words_about_something_else_set_no_length_filter(text):
     assert after_heard(text) == TrackFilter()
@@ -77,8 +79,8 @@ def test_without_a_heard_pick_length_words_only_reach_the_text():
 
 def test_a_later_statement_replaces_the_earlier_one():
     # each turn's words are relative to that turn's pick
-    prefs = accumulate([None, "longer please", "hmm, shorter"], [None, 100.0, 300.0])
-    assert prefs.filters == TrackFilter(max_duration_s=round(300 / LENGTH_RATIO, 1), shorter_than_s=300.0)
+    prefs = accumulate([None, "longer please", "hmm, shorter"], [None, HeardPick(100.0, None), HeardPick(300.0, None)])
+    assert prefs.filters == TrackFilter(max_duration_s=300 / LENGTH_RATIO, shorter_than_s=300.0)
     assert prefs.text == "hmm, shorter"  # "longer" left the preference text too
     # a length in numbers that contradicts "longer" drops it and its anchor
     assert after_heard("longer", "under 5 minutes") == TrackFilter(max_duration_s=300)
@@ -89,8 +91,8 @@ def test_a_later_statement_replaces_the_earlier_one():
 
 def test_a_length_wish_stays_anchored_on_its_own_turn():
     # "longer" at turn 1 stays "longer than turn 1's pick" while later turns refine other things.
-    prefs = accumulate([None, "longer", "more piano"], [None, 120.0, 400.0])
-    assert prefs.filters == TrackFilter(min_duration_s=round(120 * LENGTH_RATIO, 1), longer_than_s=120.0)
+    prefs = accumulate([None, "longer", "more piano"], [None, HeardPick(120.0, 90.0), HeardPick(400.0, 90.0)])
+    assert prefs.filters == TrackFilter(min_duration_s=120 * LENGTH_RATIO, longer_than_s=120.0)
     assert prefs.text == "longer, more piano"
 
 
@@ -106,3 +108,36 @@ def test_the_reply_names_the_pick_a_bound_is_relative_to():
                                  f"{int(HEARD * LENGTH_RATIO) % 60:02d})"]
     assert SHORTER.describe()[0].startswith("shorter than 3:20 (under ")
     assert TrackFilter.from_dict(LONGER.to_dict()) == LONGER
+
+
+FASTER = TrackFilter(bpm_min=max(HEARD_BPM * TEMPO_RATIO, HEARD_BPM + TEMPO_MIN_BPM),
+                     faster_than_bpm=HEARD_BPM)
+SLOWER = TrackFilter(bpm_max=min(HEARD_BPM / TEMPO_RATIO, HEARD_BPM - TEMPO_MIN_BPM),
+                     slower_than_bpm=HEARD_BPM)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("faster please", FASTER),
+    ("a bit quicker", FASTER),
+    ("that was too slow", FASTER),
+    ("speed it up", FASTER),
+    ("more upbeat and faster, no vocals", dataclasses.replace(FASTER, instrumental_only=True)),
+    ("slower", SLOWER),
+    ("too fast for a sunset", SLOWER),
+    ("slow it down a little", SLOWER),
+    ("a lower tempo", SLOWER),
+    ("fast", TrackFilter()),  # not a comparison: it only clears a bpm range
+    ("faster notes in the melody", TrackFilter()),
+    ("faster than 140 bpm", TrackFilter(bpm_min=140)),  # numbers are absolute
+])
+def test_tempo_wishes_are_relative_to_the_heard_pick(text, expected):
+    assert after_heard(text) == expected
+
+
+def test_a_tempo_wish_replaces_a_bpm_range_and_without_a_tempo_only_clears_it():
+    assert after_heard("around 100 bpm", "faster") == FASTER
+    assert after_heard("faster", "around 100 bpm") == TrackFilter(bpm_min=90, bpm_max=110)
+    assert after_heard("faster", "slower") == SLOWER
+    no_tempo = accumulate([None, "around 100 bpm", "faster"], [None, None, HeardPick(200.0, None)])
+    assert no_tempo.filters == TrackFilter()
+    assert FASTER.describe() == [f"faster than 120 bpm (above {FASTER.bpm_min:.0f} bpm)"]

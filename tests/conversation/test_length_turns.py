@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from core.config import get_settings
 from core.conversation import ConversationService
-from core.data.synth import LENGTH_RATIO
+from core.data.synth import LENGTH_RATIO, TEMPO_MIN_BPM, TEMPO_RATIO
 from core.db.models import Track
 from core.db.session import session_scope
 from tests.conversation.sample_media import length_catalog_tracks, write_catalog, write_clip
@@ -40,10 +40,16 @@ def _start(service, clip, note=None):
     return service.start(clip, platform="web", user_id="alice", event_id=f"ev-{uuid.uuid4().hex}", note=note)
 
 
-def _unshown_lengths(view_picks) -> list[float]:
+def _unshown(view_picks) -> list[Track]:
     shown = {p.track_id for p in view_picks}
     with session_scope() as s:
-        return [t.duration_s for t in s.scalars(select(Track)) if t.id not in shown]
+        tracks = [t for t in s.scalars(select(Track)) if t.id not in shown]
+        s.expunge_all()
+        return tracks
+
+
+def _unshown_lengths(view_picks) -> list[float]:
+    return [t.duration_s for t in _unshown(view_picks)]
 
 
 def test_longer_after_long_picks_moves_longer_than_the_heard_pick(service, clip):
@@ -55,9 +61,9 @@ def test_longer_after_long_picks_moves_longer_than_the_heard_pick(service, clip)
     longer = [d for d in _unshown_lengths(first.picks) if d >= heard * LENGTH_RATIO]
     assert longer, "the catalog must hold something longer than the heard pick"
     second = service.get_turn(service.reply(first.conversation_id, "I need a longer piece").turn_id)
-    assert second.status == "done" and len(second.picks) == min(3, len(longer))
     assert all(p.duration_s >= heard * LENGTH_RATIO for p in second.picks), \
         (heard, [p.duration_s for p in second.picks])
+    assert second.status == "done" and len(second.picks) == min(3, len(longer))
     m, s = divmod(int(heard), 60)
     assert second.filters_applied[0].startswith(f"longer than {m}:{s:02d} (at least ")
     assert any(n.startswith("Filters applied: longer than") for n in second.notes)
@@ -82,3 +88,19 @@ def test_shorter_after_longer_replaces_it_and_moves_shorter(service, clip):
     assert all(p.duration_s * LENGTH_RATIO <= heard for p in third.picks), \
         (heard, [p.duration_s for p in third.picks])
     assert len(third.filters_applied) == 1 and third.filters_applied[0].startswith("shorter than")
+
+
+def test_faster_moves_every_pick_faster_than_the_heard_pick(service, clip):
+    # The user likes the fastest pick and asks for faster: the liked pick is the heard one.
+    # Before "faster" was a filter the re-ranker moved the top pick faster but filled the
+    # rest with slower tracks (all of them when nothing faster was among its candidates).
+    first = service.get_turn(_start(service, clip).turn_id)
+    liked = max(first.picks, key=lambda p: p.tempo_bpm or 0)
+    assert service.react(liked.pick_id, "like", user_id="alice") is None
+    heard = liked.tempo_bpm
+    bound = max(heard * TEMPO_RATIO, heard + TEMPO_MIN_BPM)
+    faster = [t for t in _unshown(first.picks) if t.tempo_bpm and t.tempo_bpm >= bound]
+    second = service.get_turn(service.reply(first.conversation_id, "faster please").turn_id)
+    assert all(p.tempo_bpm >= bound for p in second.picks), (heard, [p.tempo_bpm for p in second.picks])
+    assert second.status == "done" and len(second.picks) == min(3, len(faster))
+    assert second.filters_applied == [f"faster than {heard:.0f} bpm (above {bound:.0f} bpm)"]
