@@ -805,6 +805,8 @@ def _split_args(text: str) -> list[str]:
 
 # What a scene pair needs from a scenario; macros that cannot produce any of it (units,
 # AI, terrain: megabytes per scenario) are not expanded.
+# Wesnoth's shuffled default playlist (first track knolls.ogg).
+_DEFAULT_PLAYLISTS = frozenset({"DEFAULT_MUSIC_PLAYLIST", "DEFAULT_MUSIC_PLAYLIST_NO_EVENT"})
 _STORY_WORDS = re.compile(r"\[story\]|\[part\]|\[music\]|\[background_layer\]|background=|music=")
 
 
@@ -942,7 +944,9 @@ def wesnoth_pairs(root: Path, progress: Progress | None = None) -> list[ScenePai
         for f in sorted(camp.rglob("*.cfg")):
             if "scenarios" not in f.relative_to(camp).parts:
                 load_wml_macros([f], macros)
-        keep = _relevant_macros(macros)
+        # The default playlist is the game's shuffle for scenarios whose designer chose
+        # no music: not a label of the place, so it is not expanded.
+        keep = _relevant_macros(macros) - _DEFAULT_PLAYLISTS
         image_dirs = [camp / "images", core / "images"]
         for scen in sorted((camp / "scenarios").rglob("*.cfg")):
             text = expand_wml(_strip_comments(scen.read_text(errors="replace")), macros, keep)

@@ -118,6 +118,16 @@ _SOUND_UTILS = """
     [/event]
 #enddef
 
+#define DEFAULT_MUSIC_PLAYLIST
+    [music]
+        name=knolls.ogg
+    [/music]
+    [music]
+        name=battle.ogg
+        append=yes
+    [/music]
+#enddef
+
 #define UNIT_STUFF TYPE
     [unit]
         type={TYPE}
@@ -193,6 +203,16 @@ def _fake_wesnoth(root: Path) -> None:
     {SCENARIO_MUSIC battle.ogg}
 [/scenario]
 """)
+    # The game's shuffled default playlist is no designer's choice: no pair.
+    (camp / "scenarios/05_Shuffle.cfg").write_text("""
+[scenario]
+    id=05_Shuffle
+    map_file=03_Battle.map
+    {DEFAULT_MUSIC_PLAYLIST}
+    {FOO_INTRO story/scene.png}
+[/scenario]
+""")
+    _ogg(music / "knolls.ogg", 21, 660)
     (camp / "scenarios/02_Next.cfg").write_text("""
 [scenario]
     id=02_Next
