@@ -1256,7 +1256,8 @@ def build_scene_pairs(
     game folder; ``source`` is ``{"package", "path"}`` of the level file that names
     the scene and the music). Music shorter than the catalog's minimum (jingles) is
     left out, as the catalog would not hold it; so is a scene whose still is mostly
-    one flat colour (:func:`is_flat`). Existing clips are kept unless ``overwrite``.
+    one flat colour (:func:`is_flat`). Existing clips are kept unless ``overwrite``;
+    clips of pairs no longer built are removed.
     Returns the pairs files, one per game, in the order given.
     """
     say = progress or (lambda _m: None)
@@ -1300,6 +1301,11 @@ def build_scene_pairs(
         tmp = pairs_path.with_name(pairs_path.name + ".tmp")
         tmp.write_text("".join(json.dumps(d) + "\n" for d in lines))
         os.replace(tmp, pairs_path)
+        # Clips of pairs an earlier build kept and this one did not would read as data.
+        kept = {gdir / d["video"] for d in lines}
+        for stale in sorted((gdir / "clips").glob("*.mp4")):
+            if stale not in kept:
+                stale.unlink()
         n_tracks = len({d["track"] for d in lines})
         say(
             f"{name}: {len(lines)} pairs, {n_tracks} distinct tracks (from {len(pairs)} candidates; "

@@ -331,6 +331,10 @@ def test_build_scene_pairs(tmp_path):
     before = {p: p.read_bytes() for p in out.rglob("*.mp4")}
     assert build_scene_pairs(tmp_path, out, ["supertux", "wesnoth"], **CLIP) == files
     assert {p: p.read_bytes() for p in out.rglob("*.mp4")} == before
+    # A clip no pair uses any more (its level was removed) is removed too.
+    (tmp_path / ST / "levels/world1/c.stl").unlink()
+    build_scene_pairs(tmp_path, out, ["supertux"], **CLIP)
+    assert sorted(p.name for p in (out / "supertux/clips").iterdir()) == ["world1__a--main.mp4"]
 
 
 def test_pan_clip_is_deterministic(tmp_path):
