@@ -39,6 +39,10 @@ _STATIC_ROPE = {None, "default", "linear", "llama3", "yarn"}
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256)
 _WIDTH_BUCKET = 32
 _MAX_STOP_IDS = 8
+# On CPU, MKL's sgemm multiplies 2 or 3 rows by a weight matrix much more slowly than 4
+# (a SmolLM2 decode step: ~1.6x, the LM head ~2x, measured on the 2-core AVX-512 machine);
+# a turn's 3 picks are therefore decoded as 4 rows, the extra one stopped from the start.
+_CPU_MIN_ROWS = 4
 
 
 def unsupported_reason(model: nn.Module) -> str | None:
@@ -174,11 +178,15 @@ class FastDecoder:
     sits on its device in its final dtype. ``use_graphs`` defaults to True on CUDA;
     ``bucket_shapes`` (default: as ``use_graphs``) rounds the batch and prompt width up to a
     few sizes so that a handful of graphs serve every turn. ``max_shapes`` bounds how many
-    cache/graph shapes are kept (each holds a KV cache).
+    cache/graph shapes are kept (each holds a KV cache). ``min_rows`` (default 4 on CPU, 1
+    elsewhere) pads smaller batches with rows that start stopped. ``share_prefix`` (default
+    True) runs the prompts' common first tokens (the system prompt) once in the prefill
+    instead of once per row, and skips the left padding.
     """
 
     def __init__(self, model: nn.Module, *, use_graphs: bool | None = None, bucket_shapes: bool | None = None,
-                 max_shapes: int = 4, fuse: bool | None = None):
+                 max_shapes: int = 4, fuse: bool | None = None, min_rows: int | None = None,
+                 share_prefix: bool = True):
         reason = unsupported_reason(model)
         if reason:
             raise ValueError(f"FastDecoder cannot run this model: {reason}")
@@ -198,6 +206,8 @@ class FastDecoder:
         self.device, self.dtype = self.embed.device, self.embed.dtype
         self.use_graphs = self.device.type == "cuda" if use_graphs is None else use_graphs
         self.bucket_shapes = self.use_graphs if bucket_shapes is None else bucket_shapes
+        self.min_rows = (_CPU_MIN_ROWS if self.device.type == "cpu" else 1) if min_rows is None else min_rows
+        self.share_prefix = share_prefix
         self.max_shapes = max_shapes
         self._states: OrderedDict[tuple, _State] = OrderedDict()
 
@@ -242,7 +252,8 @@ class FastDecoder:
             if batch > rows:
                 embeds = torch.cat([embeds, embeds[-1:].expand(batch - rows, -1, -1)])
                 mask = torch.cat([mask, mask[-1:].expand(batch - rows, -1)])
-        state = self._state(embeds.shape[0], embeds.shape[1], max_new_tokens, temperature > 0)
+        batch = max(embeds.shape[0], self.min_rows)
+        state = self._state(batch, embeds.shape[1], max_new_tokens, temperature > 0)
         state.stop.fill_(-1)
         if stop:
             state.stop[: len(stop)] = torch.tensor(stop, device=self.device)
@@ -253,7 +264,11 @@ class FastDecoder:
                                    enabled=seed is not None):
             if seed is not None:
                 torch.manual_seed(seed)
-            self._prefill(state, embeds, mask)
+            if self.share_prefix:
+                self._prefill_packed(state, embeds, mask)
+            else:
+                self._prefill(state, _pad_rows(embeds, batch), _pad_rows(mask, batch))
+            state.finished[rows:] = True  # padding rows: computed, never waited for
             done = 1
             while done < max_new_tokens:
                 if done % check_every == 0 and bool(state.finished.all()):
@@ -357,6 +372,70 @@ class FastDecoder:
         state.cur.fill_(width)
         self._choose(state, self._logits(x[:, -1]))
 
+    def _prefill_packed(self, state: _State, embeds: Tensor, mask: Tensor) -> None:
+        """As ``_prefill``, but the rows' real tokens run as one packed sequence [1, S]: the
+        prefix every row shares once, then each row's own tokens, each attending to the prefix
+        and to itself only. Left padding costs nothing, and the cache is laid out as
+        ``_prefill`` lays it out (row i's tokens in its last n_i columns). Rows of the state
+        beyond ``embeds``' are left empty (the caller marks them stopped)."""
+        rows, width, _ = embeds.shape
+        dev = self.device
+        lengths = mask.sum(-1).tolist()
+        starts = [width - n for n in lengths]
+        prefix = _common_prefix(embeds, starts, lengths)
+        # Packed index of row i's j-th real token: j within the prefix, else its own segment.
+        offsets, total = [], prefix
+        for n in lengths:
+            offsets.append(total - prefix)
+            total += n - prefix
+        segment = torch.full((total,), -1, dtype=torch.long, device=dev)
+        positions = torch.arange(total, device=dev)
+        pieces = [embeds[0, starts[0]:starts[0] + prefix]]
+        source = torch.zeros(rows, width, dtype=torch.long, device=dev)  # cache column -> packed index
+        for i, (start, n, off) in enumerate(zip(starts, lengths, offsets, strict=True)):
+            pieces.append(embeds[i, start + prefix:])
+            segment[off + prefix:off + n] = i
+            positions[off + prefix:off + n] = torch.arange(prefix, n, device=dev)
+            source[i, start:start + prefix] = torch.arange(prefix, device=dev)
+            source[i, start + prefix:] = torch.arange(off + prefix, off + n, device=dev)
+        x = torch.cat(pieces)[None]  # [1, S, H]
+        idx = torch.arange(total, device=dev)
+        allowed = ((idx[:, None] >= idx[None, :])
+                   & ((segment[:, None] == segment[None, :]) | (segment[None, :] == -1)))[None, None]
+        cos, sin = state.cos[positions][None, None], state.sin[positions][None, None]  # [1, 1, S, D]
+        group = self.heads // self.kv_heads
+        real = mask[:, None, :, None]  # [rows, 1, T, 1]
+        for i, layer in enumerate(self.layers):
+            h = _rms_norm(x, layer.ln1, layer.ln1_eps)
+            q = _linear(h, layer.q).view(1, total, self.heads, self.head_dim).transpose(1, 2)
+            k = _linear(h, layer.k).view(1, total, self.kv_heads, self.head_dim).transpose(1, 2)
+            v = _linear(h, layer.v).view(1, total, self.kv_heads, self.head_dim).transpose(1, 2)
+            q, k = _rotate(q, cos, sin), _rotate(k, cos, sin)
+            # [KV, rows, T, D] -> [rows, KV, T, D]; padding columns stay zero (and masked)
+            state.keys[i][:rows, :, :width] = (k[0][:, source] * real.transpose(0, 1)).transpose(0, 1)
+            state.values[i][:rows, :, :width] = (v[0][:, source] * real.transpose(0, 1)).transpose(0, 1)
+            attn = F.scaled_dot_product_attention(q, k.repeat_interleave(group, 1), v.repeat_interleave(group, 1),
+                                                  attn_mask=allowed, scale=self.scaling)
+            x = x + _linear(attn.transpose(1, 2).reshape(1, total, -1), layer.o)
+            h = _rms_norm(x, layer.ln2, layer.ln2_eps)
+            x = x + _linear(layer.act(_linear(h, layer.gate)) * _linear(h, layer.up), layer.down)
+        last = source[:, -1]  # every row's last real token sits in the last column
+        batch = state.tok.shape[0]
+        hidden = torch.zeros(batch, x.shape[-1], dtype=x.dtype, device=dev)
+        hidden[:rows] = x[0, last]
+        full = _pad_rows(mask, batch) if batch > rows else mask
+        if batch > rows:
+            full[rows:] = False
+            full[rows:, -1] = True  # a stopped padding row attends to one (zero) column: no NaN
+        state.valid.zero_()
+        state.valid[:, :width] = full
+        state.finished.zero_()
+        state.out.copy_(state.pad.expand_as(state.out))
+        state.step.zero_()
+        state.pos.copy_(full.sum(-1))
+        state.cur.fill_(width)
+        self._choose(state, self._logits(hidden))
+
     def _step(self, state: _State) -> None:
         """Feed ``state.tok`` at ``state.pos`` into cache column ``state.cur``; choose the next.
         Only device tensors are read: the step can be captured and replayed."""
@@ -396,3 +475,24 @@ class FastDecoder:
         self._choose(state, self._logits(x))
         state.pos.add_(1)
         state.cur.add_(1)
+
+
+def _pad_rows(t: Tensor, rows: int) -> Tensor:
+    """``t`` [B, ...] with its last row repeated up to ``rows`` rows."""
+    if t.shape[0] >= rows:
+        return t
+    return torch.cat([t, t[-1:].expand(rows - t.shape[0], *t.shape[1:])])
+
+
+def _common_prefix(embeds: Tensor, starts: list[int], lengths: list[int]) -> int:
+    """How many first real tokens [B, T, H] every row has identical (so their keys and values
+    are identical too)."""
+    limit = min(lengths)
+    if embeds.shape[0] == 1 or limit == 0:
+        return 0
+    first = embeds[0, starts[0]:starts[0] + limit]
+    same = torch.ones(limit, dtype=torch.bool, device=embeds.device)
+    for i in range(1, embeds.shape[0]):
+        same &= (embeds[i, starts[i]:starts[i] + limit] == first).all(-1)
+    differ = (~same).nonzero()
+    return int(differ[0]) if len(differ) else limit

@@ -271,9 +271,11 @@ class Explainer:
         """The trained explainer: ``checkpoint``, else ``settings.explainer_checkpoint``, else the
         one shipped for the profile. ``merge`` folds LoRA into the base weights (faster);
         ``int8`` then quantises the linear layers (CPU only; faster, but see the README's
-        explainer section for what it costs in quality). ``fast`` generates with
-        ``fastdecode.FastDecoder`` (static KV cache, one CUDA graph per decode step) when the
-        merged LM is Llama-architecture; default: on CUDA only."""
+        explainer section for what it costs in quality). ``fast`` (default: on) generates with
+        ``fastdecode.FastDecoder`` when the merged LM is Llama-architecture: a static KV cache,
+        the shared system prompt run once per turn, on CUDA one graph per decode step, on CPU
+        batches padded to the row count MKL multiplies fastest; the same tokens as
+        ``transformers``' generate, which ``fast=False`` uses."""
         from peft import PeftModel
         from safetensors.torch import load_file
 
@@ -300,7 +302,7 @@ class Explainer:
                 lm = _quantize_int8(lm)
         lm.eval()
         decoder = None
-        if merge and not int8 and (fast if fast is not None else lm.device.type == "cuda"):
+        if merge and not int8 and fast is not False:
             decoder = _fast_decoder(lm)
         projection = MusicProjection(manifest["music_dim"], hidden)
         projection.load_state_dict(load_file(ckpt / "projection.safetensors"))

@@ -130,10 +130,10 @@ def test_trained_explainer_says_the_same_with_the_fast_decoder(tiny_explainer, p
             torch.nn.init.normal_(p, std=0.2)
     tiny_explainer.save(tmp_path / "ckpt", {})
     ctxs = [make_context(seed=5), make_context(preference="faster, with drums", seed=6)]
-    plain = Explainer.load(paper_settings, tmp_path / "ckpt")
-    assert plain.decoder is None  # CPU default: transformers' generate
-    fast = Explainer.load(paper_settings, tmp_path / "ckpt", fast=True)
-    assert isinstance(fast.decoder, FastDecoder)
+    plain = Explainer.load(paper_settings, tmp_path / "ckpt", fast=False)
+    assert plain.decoder is None  # transformers' generate
+    fast = Explainer.load(paper_settings, tmp_path / "ckpt")
+    assert isinstance(fast.decoder, FastDecoder)  # the default, on CPU too
     assert fast.generate(ctxs, max_new_tokens=NEW) == plain.generate(ctxs, max_new_tokens=NEW)
 
 
@@ -151,3 +151,32 @@ def test_fused_projections_give_the_same_tokens_and_leave_the_model_intact():
     got = decoder.generate(ids, attention_mask=mask, max_new_tokens=NEW, stop_ids=[EOS], pad_id=PAD)
     assert torch.equal(got, expected)
     assert torch.equal(hf_greedy(model, input_ids=ids, attention_mask=mask), expected)
+
+
+@pytest.mark.parametrize("lengths", [[9, 14, 11], [7], [12, 12], [6, 13, 10, 8, 15]])
+def test_shared_prefix_and_padding_rows_give_generates_tokens(lengths):
+    """Prompts that share their first tokens (as every pick shares the system prompt) are
+    prefilled as one packed sequence, and CPU batches are padded to 4 rows: same tokens."""
+    model = tiny_llama()
+    ids, mask = left_padded(lengths, seed=3)
+    shared = torch.randint(3, 96, (5,), generator=torch.Generator().manual_seed(9))
+    for row, n in enumerate(lengths):
+        ids[row, ids.shape[1] - n:ids.shape[1] - n + 5] = shared
+    expected = hf_greedy(model, input_ids=ids, attention_mask=mask)
+    decoder = FastDecoder(model)
+    assert decoder.min_rows == 4 and decoder.share_prefix
+    got = decoder.generate(ids, attention_mask=mask, max_new_tokens=NEW, stop_ids=[EOS], pad_id=PAD)
+    assert torch.equal(got, expected)
+    assert list(decoder._states)[0][0] == max(4, len(lengths))  # rows in the cache
+    plain = FastDecoder(model, min_rows=1, share_prefix=False)
+    assert torch.equal(plain.generate(ids, attention_mask=mask, max_new_tokens=NEW, stop_ids=[EOS], pad_id=PAD),
+                       expected)
+
+
+def test_padding_rows_do_not_keep_decoding_after_the_real_rows_stop():
+    model = tiny_llama()
+    ids, mask = left_padded([5, 8])
+    first = hf_greedy(model, input_ids=ids, attention_mask=mask)[:, :1]
+    # Stop on each row's first token: both real rows stop at once, and so must the loop.
+    out = FastDecoder(model).generate(ids, attention_mask=mask, max_new_tokens=NEW, stop_ids=first[:, 0].tolist())
+    assert out.shape == (2, 1) and torch.equal(out, first)
