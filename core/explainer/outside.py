@@ -171,7 +171,9 @@ def evaluate_outside(explainer, tracks: Sequence, known_titles: Sequence[str], *
     turns = build_turns(pool, clips, messages)
     if limit:
         turns = turns[:limit]
-    guard = OutputGuard(known_titles)
+    from core.explainer.model import SYSTEM_PROMPT
+
+    guard = OutputGuard(known_titles, prompt_texts=[SYSTEM_PROMPT])  # as the explainer's own
     raw: list[str] = []
     for i in range(0, len(turns), batch_size):
         ctxs = [t.context for t in turns[i:i + batch_size]]
