@@ -16,6 +16,7 @@ map is its own scene (the per-track cap still applies).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ PACKAGE = "flare-game"
 SUBDIR = Path("usr/share/games/flare/mods")
 MODS = ("empyrean_campaign", "fantasycore")  # searched in this order
 CAMPAIGN = "empyrean_campaign"
-# Isometric tile size of the campaign's maps, and the world area a clip shows.
+# The world area a clip shows (px).
 VIEW = (1280, 640)
 # How far (cells) from the hero's entry the view may move to show more floor.
 _NEAR = 12
@@ -78,7 +79,7 @@ def parse_flare_map(text: str) -> tuple[dict[str, str], list[tuple[str, list[lis
 class FlareTileset:
     """Tile id -> (atlas image, box, anchor) from a tile set definition."""
 
-    def __init__(self, text: str, find: callable):
+    def __init__(self, text: str, find: Callable[[str], Path | None]):
         self.tiles: dict[int, tuple[Path, tuple[int, int, int, int], tuple[int, int]]] = {}
         self._atlases: dict[Path, Image.Image | None] = {}
         img: Path | None = None
