@@ -163,6 +163,14 @@ BENCHMARKS: tuple[Benchmark, ...] = (
                Metric("peak_rss_mib", "peak RSS: process holding the explainer", "MiB")),
               needs_catalog=True, in_quick=False,
               quick_skip="the turn benchmark's explain stage covers it in quick mode"),
+    Benchmark("explanations", "explanations.py",
+              "30 explanations for 10 clips (3 picks each) beside the facts they were written from; "
+              "rewrites bench/explanations.md",
+              (Metric("explanations", "explanations written", ""),
+               Metric("fallback_rate", "explanations replaced by the fallback sentence", ""),
+               Metric("mean_words", "words per explanation (mean)", ""),
+               Metric("median_turn_s", "explanations: one conversation's shown turn, end to end", "s")),
+              needs_catalog=True, timeout_quick=400, timeout_full=1200),
     Benchmark("pace", "pace.py", "the same footage as fast cuts and as slow motion: do turn-1 picks follow the pace?",
               (Metric("both_higher", "pace pairs: fast edit's picks faster and more energetic", "", "pace"),
                Metric("tempo_higher", "pace pairs: fast edit's picks faster", ""),
@@ -406,6 +414,9 @@ def details(name: str, raw: dict) -> str:
         if name == "explainer":
             return (f" {raw['runs']} timed calls, {raw['torch_threads']} torch threads, "
                     f"{raw['mean_new_tokens_per_pick']} new tokens per pick on average, {raw['fallbacks']}/3 fallbacks.")
+        if name == "explanations":
+            written = f" Written to {Path(raw['written']).name}." if raw.get("written") else ""
+            return f" {raw['clips']} clips, {raw['fallbacks']} fallbacks.{written}"
         if name == "discord":
             return (f" {raw['conversations']} conversations at once in {raw['channels']} channels; "
                     f"bot process imported torch: {raw['torch_imported']}.")
