@@ -74,7 +74,8 @@ def _fake_freedroid(root: Path) -> Path:
     stump = np.zeros((40, 20, 4), np.uint8)
     stump[:] = (120, 70, 30, 255)
     Image.fromarray(stump, "RGBA").save(obstacles / "obstacles_atlas1.png")
-    (obstacles / "atlas.txt").write_text("* obstacles_atlas1.png size 20 40\niso_tree_stump.png 0 0 20 40 off -10 -35\n")
+    (obstacles / "atlas.txt").write_text("* obstacles_atlas1.png size 20 40\n"
+                                         "iso_tree_stump.png 0 0 20 40 off -10 -35\n")
     (data / "storyline/act1").mkdir(parents=True)
     (data / "storyline/act1/levels.dat").write_text(
         "\n".join([_level(0, "town.ogg", 1), _level(1, "town.ogg", 2),

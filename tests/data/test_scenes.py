@@ -188,7 +188,8 @@ def _fake_wesnoth(root: Path) -> None:
     _textured_png(core / "images/terrain/grass/green-tile.png", (72, 72), 5)
     _png(core / "images/terrain/forest/pine-tile.png", (72, 72), (10, 90, 20))
     (camp / "maps").mkdir()
-    (camp / "maps/03_Battle.map").write_text("\n".join([", ".join(["Gg"] * 8)] * 2 + [", ".join(["Gg^Fp", "1 Gg"] * 4)] * 4 + [", ".join(["Gg"] * 8)] * 2) + "\n")
+    grass, woods = ", ".join(["Gg"] * 8), ", ".join(["Gg^Fp", "1 Gg"] * 4)  # "1 Gg": side 1 starts here
+    (camp / "maps/03_Battle.map").write_text("\n".join([grass] * 2 + [woods] * 4 + [grass] * 2) + "\n")
     (camp / "scenarios/03_Battle.cfg").write_text("""
 [scenario]
     id=03_Battle
@@ -305,7 +306,8 @@ def test_build_scene_pairs(tmp_path):
     # a and b show the same scene with the same music: one pair; d's jingle is too short.
     assert [r["id"] for r in rows] == ["supertux/world1/a#main", "supertux/world1/c#main"]
     assert all(set(r) == {"id", "game", "video", "track", "source"} and r["game"] == "supertux" for r in rows)
-    assert rows[0]["source"] == {"package": "supertux-data", "path": f"{ST.relative_to('supertux-data')}/levels/world1/a.stl"}
+    assert rows[0]["source"] == {"package": "supertux-data",
+                                 "path": f"{ST.relative_to('supertux-data')}/levels/world1/a.stl"}
     assert {r["track"] for r in rows} == {"music/forest/song.ogg"}
     for r in rows:
         clip = files[0].parent / r["video"]
@@ -353,4 +355,5 @@ def test_evaluation_and_reserved_games_are_refused(tmp_path):
         scene_packages(["supertuxkart"])
     assert "supertux-data" in scene_packages(["supertux"])
     assert not any(p.startswith(("supertuxkart", "neverball")) for p in scene_packages())
-    assert {"fillets-ng-data", "blobwars-data", "flare-game", "freedroidrpg-data", "openarena-088-data"} <= set(scene_packages())
+    new_games = {"fillets-ng-data", "blobwars-data", "flare-game", "freedroidrpg-data", "openarena-088-data"}
+    assert new_games <= set(scene_packages())
