@@ -57,7 +57,7 @@ def scenes(
     games: list[str] = typer.Option(
         None, "--game",
         help="Only these games (repeatable): supertux, wesnoth, fillets, blobwars, flare, freedroid, "
-             "openarena. Default: all."),
+             "openarena, megaglest. Default: all."),
     per_track: int = typer.Option(6, min=1, help="At most this many different scenes per track."),
     fetch: bool = typer.Option(True, help="Download the games' Debian packages first (cached)."),
     overwrite: bool = typer.Option(False, help="Render clips again even if present."),

@@ -14,9 +14,10 @@ labelled a scene with its soundtrack. These Debian games do so (:func:`scene_gam
   map (``map_file=``) drawn here from each terrain's hex image, with the music the
   scenario plays there (:class:`WesnothTerrain`). Campaign overview maps and character
   portraits are left out: they are not scenes.
-* **Fish Fillets NG**, **Blob Wars**, **Flare**, **FreedroidRPG** and **OpenArena**:
-  see :mod:`core.data.fillets`, :mod:`core.data.blobwars`, :mod:`core.data.flare`,
-  :mod:`core.data.freedroid` and :mod:`core.data.openarena`.
+* **Fish Fillets NG**, **Blob Wars**, **Flare**, **FreedroidRPG**, **OpenArena** and
+  **MegaGlest**: see :mod:`core.data.fillets`, :mod:`core.data.blobwars`,
+  :mod:`core.data.flare`, :mod:`core.data.freedroid`, :mod:`core.data.openarena` and
+  :mod:`core.data.megaglest`.
 
 Checked and not used: Pingus (levels name music and backgrounds, but the music is
 tracker modules that the catalog's decoder cannot read), Frozen Bubble (one tune per
@@ -1166,7 +1167,7 @@ def scene_games() -> dict[str, SceneGame]:
     The further games' readers live in their own modules and use this module's
     helpers, so they are imported here, when asked for, not at import time.
     """
-    from core.data import blobwars, fillets, flare, freedroid, openarena
+    from core.data import blobwars, fillets, flare, freedroid, megaglest, openarena
 
     return {
         "supertux": SceneGame((SUPERTUX_PACKAGE,), SUPERTUX_PACKAGE, supertux_pairs),
@@ -1178,6 +1179,7 @@ def scene_games() -> dict[str, SceneGame]:
         "flare": flare.GAME,
         "freedroid": freedroid.GAME,
         "openarena": openarena.GAME,
+        "megaglest": megaglest.GAME,
     }
 
 

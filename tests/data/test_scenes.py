@@ -355,5 +355,6 @@ def test_evaluation_and_reserved_games_are_refused(tmp_path):
         scene_packages(["supertuxkart"])
     assert "supertux-data" in scene_packages(["supertux"])
     assert not any(p.startswith(("supertuxkart", "neverball")) for p in scene_packages())
-    new_games = {"fillets-ng-data", "blobwars-data", "flare-game", "freedroidrpg-data", "openarena-088-data"}
+    new_games = {"fillets-ng-data", "blobwars-data", "flare-game", "freedroidrpg-data", "openarena-088-data",
+                 "megaglest-data"}
     assert new_games <= set(scene_packages())
