@@ -755,13 +755,15 @@ class OutputGuard:
 
         # "contradiction" (the track's facts), "video_claim", "request_claim",
         # "contradicts_request", "unsupported_name", "unsupported_number".
-        failed += verify(stripped, facts, video, preference, self).failed_checks()
+        # The request as the prompt saw it: a sentence that addresses the model is no wish.
+        failed += verify(stripped, facts, video, quote_preference(preference), self).failed_checks()
         return failed
 
     def apply(self, text: str, facts: TrackFacts, video: VideoFacts | None = None,
               preference: str | None = None) -> Explanation:
         """The text if every check passes, else the factual fallback, flagged."""
         text = " ".join(text.split())
+        preference = quote_preference(preference)  # the request as the prompt saw it
         failed = self.check(text, facts, video, preference)
         if failed:
             return Explanation(fallback_sentence(facts, video, preference), True, tuple(failed))

@@ -346,10 +346,14 @@ class Explainer:
         return self._cache[text]
 
     def encode_prompt(self, ctx: PickContext, *, music: bool = True) -> EncodedPrompt:
-        """Token ids of the prompt for one pick. The user's words are tokenised on their own
-        with special tokens split, so even text that spells "<|im_start|>" stays plain text."""
-        quoted = quote_preference(ctx.preference)
-        met = [w.phrase() for w in met_wishes(read_request(ctx.preference), ctx.track)] if quoted else []
+        """Token ids of the prompt for one pick. The request reaches the prompt only as the
+        wishes the parser read from it ("slow, no vocals"), never as the user's own words
+        (the LM copies quoted words into its sentences); sentences that address the model
+        are dropped before parsing, so they cannot make a wish either. The wishes are
+        tokenised with special tokens split."""
+        request = read_request(quote_preference(ctx.preference))
+        quoted = ", ".join(w.phrase() for w in sorted(request.wishes, key=lambda w: (w.aspect, w.value))) or None
+        met = [w.phrase() for w in met_wishes(request, ctx.track)]
         text = self._render(facts_block(ctx.track, ctx.video, quoted, met))
         before, after = text.split(MUSIC_SLOT)
         ids = list(self._encode_text(before))
