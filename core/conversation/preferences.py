@@ -275,15 +275,16 @@ def _filter_rules():
 
 _FILTER_RULES = [(re.compile(p, re.IGNORECASE), f) for p, f in _filter_rules()]
 
-# Length relative to the heard pick. Like vocals, these words are filters *and* meaning (the
-# re-ranker reads "longer" as a fact about the previous pick), so they stay in the text.
+# Length and tempo relative to the heard pick. Like vocals, these words are filters *and*
+# meaning (the re-ranker reads "longer" as a fact about the previous pick), so they stay in the text.
 # Parts of a piece or of the reply: "a longer intro", "the fade is too long" are not about
 # the track's length.
 _PART = (r"(?:intro|outro|fade(?:[-\s]?(?:in|out))?|build[-\s]?ups?|ending|end|beginning|start|opening|"
          r"section|part|parts|verse|chorus|bridge|solo|notes?|reverb|echo|delay|decay|tail|silences?|"
          r"pauses?|break|drop|loop|sample|titles?|names?|descriptions?|explanations?|answers?|repl(?:y|ies)|"
          r"messages?|lists?|text|sentences?|words|hair)")
-_NOT_LENGTH_BEFORE = r"(?<!\bno\s)(?<!\bany\s)(?<!\bnot\s)(?<!\bmuch\sno\s)"
+# "no longer sad", "can't wait any longer" are not comparisons.
+_NOT_LENGTH_BEFORE = r"(?<!\bno\s)(?<!\bany\s)(?<!\bnot\s)"
 _LONGER = re.compile(
     rf"{_NOT_LENGTH_BEFORE}\b(?:longer|lengthier)\b(?!\s+{_PART}\b)"
     r"|\btoo\s+short\b|\bnot\s+long\s+enough\b|\bmore\s+(?:length|duration)\b"
@@ -455,8 +456,7 @@ def parse_feedback(raw: str, *, allow_empty: bool = False) -> Feedback:
             vocal_ops.append((m.start(), op))
     fb.ops.extend(op for _, op in sorted(vocal_ops, key=lambda p: p[0]))
     # First, so that numbers in the same message ("longer, at least 3 minutes") win.
-    relative = _relative_ops(rest)
-    fb.ops[:0] = relative
+    fb.ops[:0] = _relative_ops(rest)
 
     sets_bpm = any(op.name in _GROUPS["bpm"] or op.name in ("faster", "slower") for op in fb.ops)
     for piece in _CLAUSE_SPLIT.split(rest):
