@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from core.config import get_settings
+from core.data.scenes import PER_TRACK
 
 app = typer.Typer(help="Datasets: real scene->music pairs and synthesised conversations.",
                   no_args_is_help=True)
@@ -58,7 +59,7 @@ def scenes(
         None, "--game",
         help="Only these games (repeatable): supertux, wesnoth, fillets, blobwars, flare, freedroid, "
              "openarena, megaglest. Default: all."),
-    per_track: int = typer.Option(6, min=1, help="At most this many different scenes per track."),
+    per_track: int = typer.Option(PER_TRACK, min=1, help="At most this many different scenes per track."),
     fetch: bool = typer.Option(True, help="Download the games' Debian packages first (cached)."),
     overwrite: bool = typer.Option(False, help="Render clips again even if present."),
 ) -> None:

@@ -76,8 +76,10 @@ Progress = Callable[[str], None]
 CLIP_SECONDS = 6.0
 CLIP_SIZE = (384, 216)
 CLIP_FPS = 12
-# Different scenes kept per track: more adds near-duplicates of one label.
-PER_TRACK = 6
+# Different scenes kept per track. Pairs are already distinct scenes (repeated
+# (track, images) pairs are dropped); the cap only stops one game-wide theme from
+# swamping the rest. 20 keeps every scene of all but SuperTux's busiest tracks.
+PER_TRACK = 20
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import sys
 
 import av
@@ -59,7 +60,9 @@ def test_interactive_conversation(local_env, monkeypatch, capsys, tmp_path):
     code, out, err = run(monkeypatch, capsys, "chat", str(clip), stdin="under 1 minute\nlike 1\n\nmore 2\n")
     assert code == 0, err
     assert "Turn 1: music for your video" in out and "Turn 2: “under 1 minute”" in out
-    assert "Filters applied: under 1:00." in out and "match" in out and "licence" in out
+    assert "Filters applied: under 1:00." in out
+    # Each pick's facts line: title — artist · match % · … · licence (the test catalog's CC0).
+    assert re.search(r"^ 1\. .+ — .+ · \d+% · .*CC0", out, re.M), out
     assert "Noted: you liked" in out
     assert "Turn 3" not in out  # the empty line ended the conversation before "more 2"
 
