@@ -31,8 +31,8 @@ import numpy as np
 
 from core.config import Settings
 from core.retriever.evaluate import random_expectation, ranks_of_targets, summarize
-from core.retriever.scene_head import (SceneHead, SceneHeadConfig, music_descriptor, track_drive, video_inputs,
-                                       video_pace)
+from core.retriever.scene_head import (Basis, SceneHead, SceneHeadConfig, basis, music_descriptor, track_drive,
+                                       video_inputs, video_pace)
 
 Say = Callable[[str], None]
 
@@ -197,12 +197,27 @@ def choose_pace_weight(cfg: SceneHeadConfig, games: list[GamePairs], pace: list[
     return float(max(tried, key=lambda x: (tried[x], -float(x)))), tried
 
 
+_BASES: dict[tuple, Basis] = {}  # selection refits many settings on the same rows: one SVD each
+
+
+def _basis(key: tuple, rows: np.ndarray) -> Basis:
+    # Object ids can be reused once an object is gone: the rows' shape and sum make the key safe.
+    key = (*key, rows.shape, float(rows.sum(dtype=np.float64)))
+    if key not in _BASES:
+        if len(_BASES) > 256:
+            _BASES.clear()
+        _BASES[key] = basis(rows)
+    return _BASES[key]
+
+
 def fit(cfg: SceneHeadConfig, games: Iterable[GamePairs], catalog: Catalog) -> SceneHead:
     games = list(games)
     frames = np.concatenate([g.frames for g in games])
     facts = np.concatenate([g.facts for g in games])
     targets = catalog.music[np.concatenate([g.targets for g in games])]
-    return SceneHead.fit(cfg, frames, facts, targets, catalog.music)
+    video = _basis(("video", *sorted(id(g) for g in games)), frames)
+    music = _basis(("music", id(catalog)), catalog.music)
+    return SceneHead.fit(cfg, frames, facts, targets, catalog.music, video_basis=video, music_basis=music)
 
 
 def rank(head: SceneHead, game: GamePairs, catalog: Catalog) -> np.ndarray:

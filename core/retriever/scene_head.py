@@ -85,13 +85,31 @@ def video_inputs(frame_features: np.ndarray, facts: VideoFacts | None) -> tuple[
     return np.asarray(frame_features, np.float32).mean(0), fv
 
 
-def _pca(x: np.ndarray, k: int) -> np.ndarray:
-    """[D, k] principal directions of rows of x (already centred)."""
-    k = max(0, min(k, min(x.shape) - 1 if min(x.shape) > 1 else 0))
-    if k == 0:
-        return np.zeros((x.shape[1], 0), np.float32)
-    _, _, vt = np.linalg.svd(x, full_matrices=False)
-    return vt[:k].T.astype(np.float32)
+@dataclass
+class Basis:
+    """Standardisation and principal directions of a set of rows: mean [D], std [D], vt [r, D]."""
+
+    mean: np.ndarray
+    std: np.ndarray
+    vt: np.ndarray
+
+    def components(self, k: int) -> np.ndarray:
+        """[D, k'] the first k' = min(k, available) principal directions."""
+        k = max(0, min(k, len(self.vt)))
+        return np.ascontiguousarray(self.vt[:k].T, dtype=np.float32)
+
+
+def basis(x: np.ndarray, max_components: int = 128) -> Basis:
+    """Column means and spreads of rows ``x`` [n, D], and the principal directions of the
+    standardised rows (at most ``max_components``, fewer than n)."""
+    mean = x.mean(0).astype(np.float32)
+    std = (x.std(0) + 1e-4).astype(np.float32)
+    z = (x - mean) / std
+    keep = max(0, min(max_components, min(z.shape) - 1))
+    if keep == 0:
+        return Basis(mean, std, np.zeros((0, x.shape[1]), np.float32))
+    _, _, vt = np.linalg.svd(z, full_matrices=False)
+    return Basis(mean, std, vt[:keep].astype(np.float32))
 
 
 class SceneHead:
@@ -109,17 +127,18 @@ class SceneHead:
     # --- fitting ----------------------------------------------------------------------
     @classmethod
     def fit(cls, cfg: SceneHeadConfig, frames: np.ndarray, facts: np.ndarray, targets: np.ndarray,
-            catalog_music: np.ndarray) -> SceneHead:
+            catalog_music: np.ndarray, *, video_basis: Basis | None = None, music_basis: Basis | None = None
+            ) -> SceneHead:
         """frames [n, Df] mean frame features, facts [n, FACT_DIM], targets [n, Dmusic] the
         raw music descriptor of each pair's track, catalog_music [N, Dmusic] every catalog
-        track's (for the music PCA)."""
+        track's (for the music PCA). ``video_basis``/``music_basis``: :func:`basis` of
+        ``frames``/``catalog_music`` when already computed (selection refits many settings)."""
         a: dict[str, np.ndarray] = {}
-        mu_m = catalog_music.mean(0)
-        sd_m = catalog_music.std(0) + 1e-4
-        a["music_mean"], a["music_std"] = mu_m.astype(np.float32), sd_m.astype(np.float32)
-        a["music_pca"] = _pca((catalog_music - mu_m) / sd_m, cfg.music_dims)
-        a["video_mean"], a["video_std"] = frames.mean(0).astype(np.float32), (frames.std(0) + 1e-4).astype(np.float32)
-        a["video_pca"] = _pca((frames - a["video_mean"]) / a["video_std"], cfg.video_dims if cfg.use_frames else 0)
+        mb = music_basis or basis(catalog_music)
+        a["music_mean"], a["music_std"], a["music_pca"] = mb.mean, mb.std, mb.components(cfg.music_dims)
+        vb = video_basis or basis(frames)
+        a["video_mean"], a["video_std"] = vb.mean, vb.std
+        a["video_pca"] = vb.components(cfg.video_dims if cfg.use_frames else 0)
         a["facts_mean"], a["facts_std"] = facts.mean(0).astype(np.float32), (facts.std(0) + 1e-4).astype(np.float32)
         head = cls(cfg, a)
         x = head._x(frames, facts)
