@@ -67,7 +67,7 @@ def eval_retrieval(
              "(musechat data hedgewars / data scenes), against the whole catalog."),
     transformer: bool = typer.Option(False, "--transformer",
                                      help="With --leave-one-game-out: also train and score the transformer "
-                                          "query tower per game (slow: minutes per game)."),
+                                          "query tower per game (about a minute per game)."),
     catalog_dir: Path = typer.Option(None, "--catalog-dir", exists=True, file_okay=False,
                                      help="Use every audio file under DIR as the candidate pool "
                                           "(default: the configured catalog)."),
