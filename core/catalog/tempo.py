@@ -22,7 +22,7 @@ FAST_FROM_BPM = 120.0
 
 # Bump when the rule or the measurements change: `musechat catalog refacts` redoes
 # tracks whose facts were derived by an older version.
-RHYTHM_VERSION = 2
+RHYTHM_VERSION = 3
 
 # The tagger's tempo tags: shown to nobody (the feel word replaces them).
 TEMPO_TAGS = frozenset({"slow", "fast"})
@@ -97,8 +97,9 @@ def reconcile_tempo(raw_bpm: float | None, tags: dict[str, dict[str, float]] | N
     stronger half (1 = all beats alike), None when not measured. The first rule that
     applies wins:
 
-    1. raw is in the fast band, every other beat is much weaker (< 0.55) and the tagger
-       does not hear "fast": the tracker counted subdivisions, halve;
+    1. raw is in the fast band and every other beat is much weaker (< 0.55): the tracker
+       counted subdivisions, halve (the tagger's style tags, e.g. "techno" for a 70 bpm
+       drum loop, do not overrule the beat);
     2. the tagger hears "slow" but raw is in the fast band, and the halved tempo does not
        leave more than 4 onsets per beat: halve;
     3. raw is in the fast band with fewer onsets than one per two beats: halve;
@@ -121,7 +122,7 @@ def reconcile_tempo(raw_bpm: float | None, tags: dict[str, dict[str, float]] | N
     factor, reason = 1.0, "the beat tracker's tempo agrees with the other evidence"
     # Double-time errors read fast: a reading already moderate or slow is not halved for weak
     # beats (that would give tempos under 60 that music rarely has).
-    if band == "fast" and lean != "fast" and weak_beat_ratio is not None and weak_beat_ratio < WEAK_BEAT_RATIO:
+    if band == "fast" and weak_beat_ratio is not None and weak_beat_ratio < WEAK_BEAT_RATIO:
         factor, reason = 0.5, f"every other beat is weak ({weak_beat_ratio:.2f}): those are subdivisions"
     elif lean == "slow" and band == "fast" and half >= MIN_BPM and (
             per_beat(half) is None or per_beat(half) <= MAX_ONSETS_PER_BEAT):
