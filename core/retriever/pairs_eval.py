@@ -29,6 +29,7 @@ from core.catalog.store import FeatureStore
 from core.config import Settings
 from core.db.models import Track
 from core.errors import MuseChatError
+from core.explainer.facts import tempo_band
 from core.retriever.evaluate import random_expectation, ranks_of_targets, summarize
 from core.retriever.rerank import rerank_matrix, scale_of
 
@@ -209,7 +210,7 @@ def _track_text(t: Track) -> str:
     if t.vocal_prob is not None:
         words.append("with vocals" if t.vocal_prob >= 0.5 else "instrumental, no vocals")
     if t.tempo_bpm:
-        words.append("fast" if t.tempo_bpm >= 130 else "slow" if t.tempo_bpm < 90 else "medium tempo")
+        words.append({"slow": "slow", "moderate": "medium tempo", "fast": "fast"}[tempo_band(t.tempo_bpm)])
     return f"{t.title} by {t.artist or 'unknown'}: " + ", ".join(words)
 
 
