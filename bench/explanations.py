@@ -232,7 +232,7 @@ class Turn:
     feedback: str | None
     request: str | None  # the request as the explainer got it
     previous: str | None  # the pick the feedback answered
-    video: dict  # the measured video facts
+    video: dict  # the measured video facts the explainer was given (VideoFacts.to_dict)
     picks: list[Shown] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -251,7 +251,9 @@ class _Recorder:
         contexts = self.inner.contexts([p.track_id for p in picks], getattr(video, "facts", None), preference)
         prompts = {c.track.track_id: _facts_part(self.inner.explainer.prompt_text(c)) for c in contexts}
         tracks = {c.track.track_id: c.track for c in contexts}
+        facts = getattr(video, "facts", None)
         self.calls.append({"preference": preference, "prompts": prompts, "tracks": tracks,
+                           "video": facts.to_dict() if facts is not None else {},
                            "ids": [p.track_id for p in picks], "explanations": out})
         return out
 
@@ -295,8 +297,8 @@ def run_turns(clips: list[Clip], say=print) -> list[Turn]:
                 view = service.get_turn(service.reply(handle.conversation_id, clip.feedback).turn_id)
             assert view.status == "done", view.error
             call = recorder.calls[-1]
-            turn = Turn(clip, view.index, view.feedback, call["preference"], previous,
-                        service.video_facts(handle.conversation_id) or {}, seconds=time.perf_counter() - t0)
+            turn = Turn(clip, view.index, view.feedback, call["preference"], previous, call["video"],
+                        seconds=time.perf_counter() - t0)
             for p in view.picks:
                 track = call["tracks"].get(p.track_id)
                 turn.picks.append(Shown(
