@@ -13,9 +13,10 @@ import random
 import re
 from dataclasses import dataclass
 
+from core.explainer.claims import goes_against, verify
 from core.explainer.facts import TrackFacts, tempo_band
 from core.explainer.guard import describable_tags, fallback_sentence
-from core.explainer.request import read_request
+from core.explainer.request import met_wishes, read_request
 from core.video_facts import COLOUR_NAMES, ContentLabel, VideoFacts
 
 # Content labels a video's facts may carry (coarse ImageNet groups and scene settings):
@@ -78,8 +79,6 @@ def _scene(video: VideoFacts | None, rng: random.Random) -> str:
 
 def _description(facts: TrackFacts, rng: random.Random, preference: str | None = None) -> str:
     """Two of the track's facts in words, never one that goes against the request."""
-    from core.explainer.claims import goes_against
-
     parts = []
     tags = describable_tags(facts, k=rng.choice([1, 2, 2, 3]))
     if tags:
@@ -213,8 +212,6 @@ def _acknowledge(pref: Preference | None, facts: TrackFacts, rng: random.Random)
     ``core.explainer.request`` reads them) and the track's facts meet."""
     if pref is None:
         return ""
-    from core.explainer.request import met_wishes
-
     met = met_wishes(read_request(pref.text), facts)
     if not met:
         return ""  # never claim a wish was met when the facts don't say so
@@ -233,8 +230,6 @@ def reference(facts: TrackFacts, video: VideoFacts | None, preference: Preferenc
     """One reference explanation in the wording of ``template``. Every reference passes the
     claim check (``core.explainer.claims``): an acknowledgement that would not is dropped,
     and a sentence that would not is replaced by the factual fallback."""
-    from core.explainer.claims import verify
-
     pref_text = preference.text if preference else None
     body = _render(template, facts, video, rng, pref_text)
     full = body + _acknowledge(preference, facts, rng)
