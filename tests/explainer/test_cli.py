@@ -44,6 +44,11 @@ def test_train_then_eval_prints_one_json_object(small_catalog, tmp_path):
     assert metrics["explanations_with_unsupported_claim"] == 0 and metrics["names_not_in_facts"] == 0
     assert set(metrics["raw"]) >= {"supported_rate", "with_unsupported", "contradictions", "unknown_names"}
 
+    result = runner.invoke(app, ["eval", "explainer", "--checkpoint", str(ckpt), "--limit", "2", "--threads", "1",
+                                 "--no-heldout"])
+    assert result.exit_code == 0, result.output
+    assert "supported_claim_rate" in result.stdout and "raw LM text before the guard" in result.stdout
+
 
 def test_train_without_a_catalog_says_what_to_do(paper_settings, tmp_path):
     migrate.upgrade()
