@@ -153,8 +153,12 @@ def evaluate_pairs(settings: Settings, pairs_path: Path, *, catalog_dir: Path | 
             ex1 = [Example(str(p["video"]), None, None, int(t)) for p, t in zip(pairs, targets)]
             ex2 = [Example(str(p["video"]), None if video_only else pr, None if video_only else pv, int(t))
                    for p, pr, pv, t in zip(pairs, prompts, previous, targets)]
-            q1 = model.query(**bank.collate(ex1, table, model, device)).float().cpu().numpy()
-            q2 = model.query(**bank.collate(ex2, table, model, device)).float().cpu().numpy()
+            # In chunks: one forward pass over thousands of pairs holds every activation at once.
+            def queries(examples: list) -> np.ndarray:
+                return np.concatenate([model.query(**bank.collate(examples[i:i + 256], table, model, device))
+                                       .float().cpu().numpy() for i in range(0, len(examples), 256)])
+
+            q1, q2 = queries(ex1), queries(ex2)
         scale = scale_of(model)
         s1, s2 = scale * (q1 @ keys.T), scale * (q2 @ keys.T)
         if loaded.scene_head is not None and baseline is None:  # turn 1 as a conversation runs it
@@ -163,8 +167,10 @@ def evaluate_pairs(settings: Settings, pairs_path: Path, *, catalog_dir: Path | 
         if idx and not video_only:
             prev_rows = np.array([previous[i] for i in idx])
             if loaded.reranker is not None:  # the refinement turn as a conversation runs it
-                s2[idx] = rerank_matrix(loaded.reranker, s2[idx], bank.pooled_texts([prompts[i] for i in idx]),
-                                        prev_rows, table)
+                for c in range(0, len(idx), 256):  # candidates x inputs of every pair at once is GBs
+                    part = idx[c:c + 256]
+                    s2[part] = rerank_matrix(loaded.reranker, s2[part], bank.pooled_texts([prompts[i] for i in part]),
+                                             prev_rows[c:c + 256], table)
             else:
                 s2[idx, prev_rows] = -np.inf
 
