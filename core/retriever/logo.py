@@ -56,6 +56,7 @@ class GamePairs:
     tracks: set[int]  # catalog rows of this game's music (for the same-game prior)
     missing: int = 0  # pairs whose track is not in the catalog (left out)
     sequences: list[np.ndarray] | None = None  # frame features [T, Df] per pair (the transformer's input)
+    sources: list[dict] | None = None  # per pair: the package file that pairs the scene with its music
 
 
 @dataclass
@@ -105,7 +106,7 @@ def load_game(settings: Settings, game: str, pairs_path: Path, catalog: Catalog,
     from core.retriever.pairs_eval import read_pairs
 
     row_of = {h: i for i, h in enumerate(catalog.hashes)}
-    ids, frames, facts, pace, targets, missing, seqs = [], [], [], [], [], 0, []
+    ids, frames, facts, pace, targets, missing, seqs, origins = [], [], [], [], [], 0, [], []
     for p in read_pairs(pairs_path):
         row = row_of.get(file_hash(p["track"]))
         if row is None:
@@ -115,12 +116,13 @@ def load_game(settings: Settings, game: str, pairs_path: Path, catalog: Catalog,
         f, fv = video_inputs(a.frame_features, a.facts)
         ids.append(p["id"]), frames.append(f), facts.append(fv), pace.append(video_pace(a.facts))
         seqs.append(a.frame_features)
+        origins.append({"id": p["id"], "track": Path(p["track"]).name, **(p.get("source") or {})})
         targets.append(row)
     rows = set(targets)
     sources = {catalog.sources[r] for r in rows}
     rows |= {i for i, s in enumerate(catalog.sources) if s in sources and s not in ("local", "")}
     return GamePairs(game, ids, np.array(frames, np.float32), np.array(facts, np.float32),
-                     np.array(pace, np.float32), np.array(targets, np.int64), rows, missing, seqs)
+                     np.array(pace, np.float32), np.array(targets, np.int64), rows, missing, seqs, origins)
 
 
 @dataclass
@@ -397,8 +399,9 @@ def train_head(settings: Settings, checkpoint: Path | None = None, say: Say = la
             "pace_success_on_training_footage": tried,
             "games": {g.game: {"pairs": len(g.targets), "tracks": len(set(g.targets.tolist()))} for g in ordered},
             "pairs": int(sum(len(g.targets) for g in ordered)), "catalog_tracks": len(catalog.ids),
+            "pair_sources": {g.game: g.sources for g in ordered},
             "reproduce": "musechat data hedgewars && musechat data scenes && musechat train scene-head"}
-    head.save(folder, info)
+    head.save(folder, {k: v for k, v in info.items() if k != "pair_sources"})  # the manifest keeps the list
     manifest_path = folder / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
     manifest["scene_head"] = info
