@@ -158,6 +158,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
               needs_catalog=True, timeout_quick=400),
     Benchmark("explainer", "explainer_latency.py", "one turn's 3 picks in one batched call (offline SmolLM2 + LoRA)",
               (Metric("median_s", "explainer: 3 picks", "s", "explainer"),
+               Metric("baseline_median_s", "explainer: 3 picks with generate() (the path before), same run", "s"),
                Metric("cpu_median_s", "explainer: CPU time per call", "s"),
                Metric("max_new_tokens_per_pick", "explainer: most new tokens for one pick", "", "explainer_tokens"),
                Metric("peak_rss_mib", "peak RSS: process holding the explainer", "MiB")),
