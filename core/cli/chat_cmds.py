@@ -189,6 +189,7 @@ def _show(out: Console, view: TurnView) -> None:
             out.print(Text(line, style="" if p.explanation else "dim"), no_wrap=True, crop=False)
     for note in view.notes:
         out.print(f"[cyan]{note}[/]")
+    out.print()  # the next turn's heading stands apart
 
 
 # Explanations and wrapped facts sit this many columns in, under their pick's title.

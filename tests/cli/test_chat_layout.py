@@ -44,7 +44,7 @@ def render(view: TurnView, width: int | None) -> str:
 
 def pick_blocks(out: str) -> list[list[str]]:
     """The rendered picks: blocks of lines separated by blank lines, after the heading."""
-    return [block.splitlines() for block in out.split("\n\n")[1:]]
+    return [block.splitlines() for block in out.split("\n\n")[1:] if block.strip()]
 
 
 def split_block(block: list[str], text: str) -> tuple[list[str], list[str]]:
