@@ -207,6 +207,10 @@ def apply_ops(current: TrackFilter, ops: Iterable[FilterOp], heard: HeardPick | 
             if op.name in ("faster", "slower"):
                 for field_name in _GROUPS["bpm"]:  # a tempo wish in words replaces a stated bpm range
                     values[field_name] = None
+            else:  # and a length wish replaces earlier ones relative to other picks ("longer", then "shorter")
+                for field_name in ("min_duration_s", "max_duration_s"):
+                    if values[_ANCHOR_OF[field_name]] is not None:
+                        values[field_name] = values[_ANCHOR_OF[field_name]] = None
             bound = _relative_bound(op, heard)
             if bound is None:
                 continue

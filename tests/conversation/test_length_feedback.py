@@ -141,3 +141,17 @@ def test_a_tempo_wish_replaces_a_bpm_range_and_without_a_tempo_only_clears_it():
     no_tempo = accumulate([None, "around 100 bpm", "faster"], [None, None, HeardPick(200.0, None)])
     assert no_tempo.filters == TrackFilter()
     assert FASTER.describe() == [f"faster than 120 bpm (above {FASTER.bpm_min:.0f} bpm)"]
+
+
+def test_a_new_relative_length_wish_replaces_the_last_one_even_when_both_could_hold():
+    from core.conversation.preferences import HeardPick, accumulate
+
+    # Heard 6 s, "longer" (at least 10.8 s); then heard 21 s, "shorter" (at most 11.7 s).
+    # Kept together they leave a 0.9 s window; the user is steering from the pick just heard.
+    f = accumulate([None, "longer please", "too long, shorter please"],
+                   [None, HeardPick(6.0, 100.0), HeardPick(21.0, 120.0)]).filters
+    assert f.min_duration_s is None and f.longer_than_s is None
+    assert f.shorter_than_s == 21.0 and f.max_duration_s < 21.0
+    # A stated clip length is not relative to a pick: "longer" keeps it.
+    g = accumulate(["it's a 20 second clip", "longer please"], [None, HeardPick(30.0, 100.0)]).filters
+    assert g.longer_than_s == 30.0 and g.min_duration_s > 30.0

@@ -83,10 +83,12 @@ def test_shorter_after_longer_replaces_it_and_moves_shorter(service, clip):
     second = service.get_turn(service.reply(first.conversation_id, "longer please").turn_id)
     assert second.picks
     heard = second.picks[0].duration_s
+    shorter = [t for t in _unshown(first.picks + second.picks) if t.duration_s * LENGTH_RATIO <= heard]
     third = service.get_turn(service.reply(first.conversation_id, "too long, shorter please").turn_id)
-    assert third.status == "done" and third.picks
+    assert third.status == "done" and len(third.picks) == min(3, len(shorter)), third.filters
     assert all(p.duration_s * LENGTH_RATIO <= heard for p in third.picks), \
         (heard, [p.duration_s for p in third.picks])
+    # "Shorter" replaced "longer": one length bound, relative to the pick just heard.
     assert len(third.filters_applied) == 1 and third.filters_applied[0].startswith("shorter than")
 
 
