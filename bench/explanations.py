@@ -234,6 +234,7 @@ class Turn:
     previous: str | None  # the pick the feedback answered
     video: dict  # the measured video facts the explainer was given (VideoFacts.to_dict)
     picks: list[Shown] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the turn told the user besides its picks
     seconds: float = 0.0
 
 
@@ -294,11 +295,15 @@ def run_turns(clips: list[Clip], say=print) -> list[Turn]:
             if clip.feedback:
                 assert view.status == "done", view.error
                 previous = view.picks[0].title if view.picks else None
+                calls = len(recorder.calls)
                 view = service.get_turn(service.reply(handle.conversation_id, clip.feedback).turn_id)
+                if len(recorder.calls) == calls:  # no picks, nothing explained
+                    recorder.calls.append({"preference": None, "prompts": {}, "tracks": {}, "ids": [],
+                                           "explanations": [], "video": recorder.calls[-1]["video"]})
             assert view.status == "done", view.error
             call = recorder.calls[-1]
             turn = Turn(clip, view.index, view.feedback, call["preference"], previous, call["video"],
-                        seconds=time.perf_counter() - t0)
+                        notes=list(view.notes), seconds=time.perf_counter() - t0)
             for p in view.picks:
                 track = call["tracks"].get(p.track_id)
                 turn.picks.append(Shown(
@@ -363,10 +368,14 @@ def markdown(turns: list[Turn], meta: dict) -> str:
         lines += [f"## {n}. {t.clip.name}", "", f"*{t.clip.what}*", ""]
         lines += _video_lines(t.video)
         if t.feedback:
-            lines += [f"- turn {t.index + 1}, after the pick “{t.previous}” and the feedback: “{t.feedback}”",
-                      f"- request as the explainer got it: “{t.request}”" if t.request else "- request: none"]
+            lines.append(f"- turn {t.index + 1}, after the pick “{t.previous}” and the feedback: “{t.feedback}”")
+            if t.picks:
+                lines.append(f"- request as the explainer got it: “{t.request}”" if t.request else "- request: none")
         else:
             lines.append(f"- turn {t.index + 1}, no words from the user")
+        lines += [f"- told the user: {note}" for note in t.notes]
+        if not t.picks:
+            lines.append("- **no picks** in this turn, so nothing was explained")
         lines.append("")
         for p in t.picks:
             who = f" — {p.artist}" if p.artist else ""

@@ -51,7 +51,8 @@ def _turn(n: int, feedback: str | None = None) -> Turn:
                    track={"tags": ["drums", "rock"], "tempo_bpm": 128.0, "instrumental": True, "duration_s": 185.0},
                    prompt_facts=f"Music: ⟦music⟧\nTrack: “Song {n}.{r}”\nTempo: fast, 128 BPM")
              for r in range(1, PICKS + 1)]
-    return Turn(clip, 1 if feedback else 0, feedback, feedback, "Song 0.1" if feedback else None, video, picks, 4.0)
+    return Turn(clip, 1 if feedback else 0, feedback, feedback, "Song 0.1" if feedback else None, video, picks,
+                seconds=4.0)
 
 
 def test_page_shows_each_explanation_beside_its_facts():
@@ -69,6 +70,14 @@ def test_page_shows_each_explanation_beside_its_facts():
     assert "- stated: fast-paced, dark" in page and "brightness 0.1" in page
     assert "the feedback: “calmer, no vocals”" in page and "turn 2, after the pick “Song 0.1”" in page
     assert summary(turns)["explanations"] == 30 and summary(turns)["fallbacks"] == 1
+
+
+def test_a_turn_without_picks_says_what_the_user_was_told():
+    empty = _turn(1, "faster, no vocals")
+    empty.picks, empty.notes = [], ["No track in the catalog matches what you asked for."]
+    page = markdown([empty], {"date": "d", "commit": "c", "profile": "offline", "tracks": 1})
+    assert "- told the user: No track in the catalog matches" in page and "**no picks**" in page
+    assert "request as the explainer got it" not in page
 
 
 def test_runner_skips_it_without_a_catalog(tmp_path, monkeypatch):
