@@ -282,11 +282,15 @@ class Engine:
         index = self.index
         music, drive = self._scene_music()
         frames, facts = video_inputs(video.frame_features, video.facts)
-        scores = head.scores(head.predict(frames, facts), music, video_pace(video.facts), drive)[0]
+        pace = video_pace(video.facts)
+        scores = head.scores(head.predict(frames, facts), music, pace, drive)[0]
         allowed = index.meta.allowed(filters, exclude)
         rows = np.flatnonzero(allowed)
         top = rows[np.argsort(-scores[rows], kind="stable")[:k]]
-        return [ScoredTrack(int(index.meta.ids[r]), float(scores[r])) for r in top]
+        # A score is a cosine plus the pace term: divided by its largest possible size it stays
+        # in [-1, 1] like every other turn's, so a strong pace never reads as a "100 %" match.
+        span = 1.0 + head.cfg.pace_weight * abs(pace) * float(np.abs(drive).max(initial=0.0))
+        return [ScoredTrack(int(index.meta.ids[r]), float(scores[r]) / span) for r in top]
 
     def _scene_music(self) -> tuple[np.ndarray, np.ndarray]:
         """Every index row in the scene head's music space [N, km], and its drive [N]."""

@@ -657,6 +657,9 @@ class ConversationService:
             try:
                 analysis = VideoAnalysis.load(cache)
                 timings["load_features"] = round(time.perf_counter() - t0, 4)
+                if analysis.facts is not None and job.index == 0:
+                    # Another conversation analysed this video: its row still needs the facts.
+                    self._store_facts(job.video_hash, analysis)
                 return analysis
             except (OSError, ValueError, KeyError):
                 log.warning("unreadable video cache %s; analysing again", cache)
@@ -677,6 +680,11 @@ class ConversationService:
                 features_path=str(cache), duration_s=analysis.duration_s,
                 facts=analysis.facts.to_dict() if analysis.facts else None))
         return analysis
+
+    def _store_facts(self, video_hash: str, analysis: VideoAnalysis) -> None:
+        with self._session() as s:
+            s.execute(update(Video).where(Video.content_hash == video_hash, Video.facts.is_(None))
+                      .values(facts=analysis.facts.to_dict()))
 
     def _picks(self, job: _Job, analysis: VideoAnalysis, deadline: Deadline, timings: dict,
                say: Progress, t_job: float) -> list[ScoredTrack]:

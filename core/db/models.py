@@ -117,7 +117,7 @@ class Video(Base):
     height: Mapped[int | None] = mapped_column(Integer)
     features_path: Mapped[str | None] = mapped_column(Text)
     # The measured video facts (core.video_facts.VideoFacts.to_dict), once analysed.
-    facts: Mapped[dict | None] = mapped_column()
+    facts: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))  # None is SQL NULL, not JSON null
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

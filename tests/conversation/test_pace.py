@@ -41,3 +41,14 @@ def test_fast_cuts_get_faster_more_energetic_picks_than_slow_motion(local_env, t
             medians.append(np.median([tempo[p.track_id] for p in picks if tempo[p.track_id]]))
         wins += medians[0] > medians[1]
     assert wins >= 2, wins
+
+
+def test_scene_scores_stay_in_the_cosine_range(local_env, tmp_path):
+    from core.config import get_settings
+    from core.engine import Engine
+
+    engine = Engine(get_settings())
+    fast, _ = fast_and_slow(synthetic_footage(21), fps=24)
+    picks = engine.recommend(engine.analyse_video(write_mp4(fast, tmp_path / "fast.mp4")), k=5)
+    assert picks and all(-1.0 <= p.score <= 1.0 for p in picks)
+    assert [p.score for p in picks] == sorted((p.score for p in picks), reverse=True)

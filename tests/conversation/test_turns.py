@@ -55,6 +55,12 @@ def test_turn_lifecycle_and_cached_video(service, tmp_path):
     with session_scope() as s:
         video = s.scalars(select(Video).where(Video.filename == "fresh.mp4")).one()
         assert video.features_path and video.duration_s == pytest.approx(2.3, abs=0.2)
+        assert video.facts["statements"]  # measured with the analysis, kept with the video
+        video.facts = None  # as a row made after its analysis was cached (e.g. the video sent again)
+
+    service.start(clip, platform="web", user_id="bob", event_id=f"ev-{uuid.uuid4().hex}")
+    with session_scope() as s:  # a first turn that reads the cached analysis stores the facts too
+        assert s.scalars(select(Video).where(Video.filename == "fresh.mp4")).one().facts["statements"]
 
     seen.clear()
     h2 = service.reply(h.conversation_id, "more bells")
