@@ -455,16 +455,14 @@ _TEMPO_WORDS: dict[str, str] = {
     **dict.fromkeys(["mid-tempo", "midtempo", "moderate", "steady", "medium-paced", "mid-paced"],
                     "moderate"),
 }
-# Tags that describe the feel directly; they support a tempo word even when the beat
-# tracker's number disagrees (beat trackers halve and double).
+# Tags that describe the feel directly; they support a tempo word only for a track whose
+# tempo is unknown (a known tempo is already reconciled with them: core.catalog.tempo).
 _TEMPO_TAGS = {
     "fast": {"fast", "dance", "party", "techno", "house", "metal", "heavy metal", "hard rock", "punk"},
     "slow": {"slow", "soft", "quiet", "mellow", "chillout", "chill", "ambient", "new age",
              "easy listening"},
     "moderate": set(),
 }
-# Tolerant bands for checking (the strict ones in facts.tempo_band produce the words).
-_TEMPO_OK = {"slow": (0.0, 100.0), "moderate": (80.0, 130.0), "fast": (110.0, 1e9)}
 
 _VOCAL_WORDS = ["vocal", "vocals", "vocalist", "vocalists", "voice", "voices", "singing", "sung",
                 "singer", "singers", "sings", "sing", "lyrics", "lyric", "choir", "choral",
@@ -526,13 +524,16 @@ def label_names(video: VideoFacts | None) -> list[str]:
 
 
 def _tempo_supported(band: str, facts: TrackFacts) -> bool | None:
-    """True/False, or None when neither the tempo nor the tags tell."""
+    """True/False, or None when neither the tempo nor the tags tell.
+
+    A known tempo is the reconciled one (core.catalog.tempo): its feel word is what every
+    display shows, so a tempo word must be that band — a 130 bpm "ambient" track shown as
+    "fast" is never called slow. Tags speak only when the tempo is unknown."""
+    if facts.tempo_bpm is not None:
+        return tempo_band(facts.tempo_bpm) == band
     if _TEMPO_TAGS[band] & _tags_of(facts):
         return True
-    if facts.tempo_bpm is None:
-        return None
-    lo, hi = _TEMPO_OK[band]
-    return lo <= facts.tempo_bpm < hi
+    return None
 
 
 _VERBAL_NEGATORS = {"not", "never", "nor", "lacks", "lacking"}
