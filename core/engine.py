@@ -297,7 +297,7 @@ class Engine:
         from core.retriever.scene_head import music_descriptor, track_drive
 
         desc = self._descriptors()
-        if getattr(self, "_scene_for", None) != self._index_state or self._scene is None:
+        if self._scene_for != self._index_state or self._scene is None:
             p = desc.parts
             raw = music_descriptor(np.asarray(p["scalars"], np.float32), np.asarray(p["pooled"], np.float32))
             self._scene = (self.retriever.scene_head.music_space(raw), track_drive(np.asarray(p["facts"])))
