@@ -276,14 +276,13 @@ class Engine:
         return [cands[i] for i in order[:k]]
 
     def _scene_picks(self, video: VideoAnalysis, k: int, filters: TrackFilter, exclude) -> list[ScoredTrack]:
-        from core.retriever.scene_head import video_inputs, video_pace
+        from core.retriever.scene_head import video_pace
 
         head = self.retriever.scene_head
         index = self.index
         music, drive = self._scene_music()
-        frames, facts = video_inputs(video.frame_features, video.facts)
         pace = video_pace(video.facts)
-        scores = head.scores(head.predict(frames, facts), music, pace, drive)[0]
+        scores = head.score_videos([video], music, drive)[0]
         allowed = index.meta.allowed(filters, exclude)
         rows = np.flatnonzero(allowed)
         top = rows[np.argsort(-scores[rows], kind="stable")[:k]]
@@ -294,13 +293,10 @@ class Engine:
 
     def _scene_music(self) -> tuple[np.ndarray, np.ndarray]:
         """Every index row in the scene head's music space [N, km], and its drive [N]."""
-        from core.retriever.scene_head import music_descriptor, track_drive
-
         desc = self._descriptors()
         if self._scene_for != self._index_state or self._scene is None:
             p = desc.parts
-            raw = music_descriptor(np.asarray(p["scalars"], np.float32), np.asarray(p["pooled"], np.float32))
-            self._scene = (self.retriever.scene_head.music_space(raw), track_drive(np.asarray(p["facts"])))
+            self._scene = self.retriever.scene_head.catalog(p["scalars"], p["pooled"], p["facts"])
             self._scene_for = self._index_state
         return self._scene
 

@@ -162,7 +162,8 @@ def evaluate_pairs(settings: Settings, pairs_path: Path, *, catalog_dir: Path | 
         scale = scale_of(model)
         s1, s2 = scale * (q1 @ keys.T), scale * (q2 @ keys.T)
         if loaded.scene_head is not None and baseline is None:  # turn 1 as a conversation runs it
-            s1 = scene_scores(loaded.scene_head, analyses, table)
+            head = loaded.scene_head
+            s1 = head.score_videos(analyses, *head.catalog(table.scalars, table.pooled, table.facts))
         idx = [i for i, (pr, pv) in enumerate(zip(prompts, previous)) if pr and pv is not None]
         if idx and not video_only:
             prev_rows = np.array([previous[i] for i in idx])
@@ -197,16 +198,6 @@ def evaluate_pairs(settings: Settings, pairs_path: Path, *, catalog_dir: Path | 
     if tmp is not None:
         tmp.cleanup()
     return result
-
-
-def scene_scores(head, analyses, table) -> np.ndarray:
-    """[n, N] the scene head's turn-1 scores of every table track for each analysed video."""
-    from core.retriever.scene_head import music_descriptor, track_drive, video_inputs, video_pace
-
-    inputs = [video_inputs(a.frame_features, a.facts) for a in analyses]
-    pred = head.predict(np.stack([f for f, _ in inputs]), np.stack([v for _, v in inputs]))
-    music = head.music_space(music_descriptor(table.scalars, table.pooled))
-    return head.scores(pred, music, np.array([video_pace(a.facts) for a in analyses]), track_drive(table.facts))
 
 
 def _track_text(t: Track) -> str:

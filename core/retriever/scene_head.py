@@ -181,6 +181,19 @@ class SceneHead:
             s = s + self.cfg.pace_weight * np.asarray(pace, np.float32).reshape(-1, 1) * drive[None, :]
         return s
 
+    def catalog(self, scalars: np.ndarray, pooled: np.ndarray, facts_basis: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """(music [N, km], drive [N]) for catalog rows given as a track table's scalars,
+        pooled features and fact basis: what :meth:`score_videos` ranks."""
+        raw = music_descriptor(np.asarray(scalars, np.float32), np.asarray(pooled, np.float32))
+        return self.music_space(raw), track_drive(np.asarray(facts_basis))
+
+    def score_videos(self, analyses, music: np.ndarray, drive: np.ndarray) -> np.ndarray:
+        """[n, N] turn-1 scores of the catalog (from :meth:`catalog`) for n video analyses."""
+        inputs = [video_inputs(a.frame_features, a.facts) for a in analyses]
+        pred = self.predict(np.stack([f for f, _ in inputs]), np.stack([v for _, v in inputs]))
+        return self.scores(pred, music, np.array([video_pace(a.facts) for a in analyses], np.float32), drive)
+
     # --- persistence --------------------------------------------------------------------
     def save(self, folder: Path, info: dict | None = None) -> None:
         folder.mkdir(parents=True, exist_ok=True)
